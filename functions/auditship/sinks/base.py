@@ -1,0 +1,66 @@
+"""The contract every sink implements.
+
+The pipeline asks a sink to `prepare` each record (serialize it the way the sink wants it
+and measure it), packs prepared items into batches within the sink's `limits`, and hands
+each batch to `send`, in object order, one at a time.
+
+- `prepare` raises `RecordRefused` for a record the sink can never accept (e.g. larger
+  than the sink's per-record limit); the pipeline dead-letters it with that reason.
+- `send` returns a `Delivery` when the request was answered. A partial refusal (e.g.
+  Logz.io's 400 with line counts) is a Delivery with `refused > 0`; the pipeline
+  dead-letters the batch's records with `refused_reason` so nothing is lost silently.
+- `send` raises `RetryableSinkError` for a failure worth retrying; the pipeline owns the
+  retry loop (backoff, jitter, `retry_after`, the deadline), so a sink makes one attempt.
+- `send` raises `PermanentSinkError` when retrying the same batch cannot help, and
+  `CredentialsRejectedError` when nothing will get through (stops the call).
+- Nothing a sink raises or returns may contain a secret.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from auditship.model import ObjectRef, Record
+
+
+class RecordRefused(Exception):
+    """`prepare` cannot turn this record into something the sink accepts."""
+
+
+@dataclass(frozen=True, slots=True)
+class BatchLimits:
+    """Bounds for one request. `max_bytes` counts `Prepared.size` plus `separator_bytes`
+    per item after the first; `max_items` counts items."""
+
+    max_bytes: int
+    max_items: int
+    separator_bytes: int = 0
+
+
+@dataclass(slots=True)
+class Prepared:
+    """A record serialized for one sink. `payload` is the sink's own type (bytes for
+    NDJSON sinks, a LogEntry for PutLogs); `size` is what counts against `max_bytes`."""
+
+    record_index: int
+    payload: Any
+    size: int
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    accepted: int
+    refused: int = 0
+    refused_reason: str = ""
+
+
+class Sink(Protocol):
+    name: str
+    limits: BatchLimits
+
+    def prepare(self, record: Record, obj: ObjectRef) -> Prepared: ...
+
+    def send(self, batch: list[Prepared], obj: ObjectRef, timeout: float) -> Delivery: ...
+
+    def close(self) -> None: ...
