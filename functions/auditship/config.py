@@ -1,0 +1,194 @@
+"""Configuration: one typed object built once from a mapping (function config, which fdk
+exposes as environment variables, or the operator command's flags and environment).
+
+`Settings.from_mapping` reads every key, and raises one `ConfigError` naming every missing
+or invalid key. Only this module reads configuration; everything else takes values.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+from auditship.errors import ConfigError
+from auditship.normalize import DEFAULT_REDACT_PATHS
+
+LOGZIO_MAX_BODY_BYTES = 10_485_760  # documented listener limit for one request
+LOGZIO_MAX_LINE_BYTES = 500_000  # documented listener limit for one line
+PUTLOGS_MAX_ENTRY_BYTES = 1_000_000  # "each entry should be less than 1 MB"
+
+DEFAULT_LOGZIO_URL = "https://listener.logz.io:8071"
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Settings:
+    # Logz.io
+    logzio_url: str = DEFAULT_LOGZIO_URL
+    logzio_token: str = field(default="", repr=False)  # local use only; never logged
+    logzio_token_secret_ocid: str = ""
+    logzio_type: str = "oci-audit"
+    logzio_max_batch_bytes: int = 8 * 1024 * 1024
+    logzio_max_line_bytes: int = LOGZIO_MAX_LINE_BYTES
+    logzio_compress_level: int = 1
+    # OCI Logging (PutLogs)
+    oci_log_id: str = ""
+    oci_logging_max_request_bytes: int = 4 * 1024 * 1024
+    oci_logging_max_entries: int = 1000
+    oci_logging_source: str = "oci-audit-ship"
+    # Shared
+    dead_letter_prefix: str = "dead-letter/"
+    ledger_prefix: str = "shipped/"
+    filter_actions: frozenset[str] | None = None
+    redact_paths: tuple[str, ...] = DEFAULT_REDACT_PATHS
+    max_record_bytes: int = 8 * 1024 * 1024
+    http_timeout_seconds: float = 30.0
+    deadline_margin_seconds: float = 20.0
+    # Endpoint overrides (tests, private endpoints, the operator command)
+    objectstorage_endpoint: str = ""
+    logging_ingestion_endpoint: str = ""
+    secrets_endpoint: str = ""
+
+    @classmethod
+    def from_mapping(cls, env: Mapping[str, str]) -> Settings:
+        errors: list[str] = []
+
+        def get(key: str, default: T, parse: Callable[[str], T]) -> T:
+            raw = env.get(key)
+            if raw is None or raw.strip() == "":
+                return default
+            try:
+                return parse(raw.strip())
+            except (ValueError, TypeError) as exc:
+                errors.append(f"{key}: {exc}")
+                return default
+
+        kwargs: dict[str, Any] = {
+            "logzio_url": get("LOGZIO_URL", DEFAULT_LOGZIO_URL, _url),
+            "logzio_token": env.get("LOGZIO_TOKEN", "").strip(),
+            "logzio_token_secret_ocid": get("LOGZIO_TOKEN_SECRET_OCID", "", _ocid("vaultsecret")),
+            "logzio_type": get("LOGZIO_TYPE", "oci-audit", _log_type),
+            "logzio_max_batch_bytes": get(
+                "LOGZIO_MAX_BATCH_BYTES", cls.logzio_max_batch_bytes,
+                _int_between(1024, LOGZIO_MAX_BODY_BYTES),
+            ),
+            "logzio_max_line_bytes": get(
+                "LOGZIO_MAX_LINE_BYTES", LOGZIO_MAX_LINE_BYTES,
+                _int_between(256, LOGZIO_MAX_LINE_BYTES),
+            ),
+            "logzio_compress_level": get("LOGZIO_COMPRESS_LEVEL", 1, _int_between(0, 3)),
+            "oci_log_id": get("OCI_LOG_ID", "", _ocid("log")),
+            "oci_logging_max_request_bytes": get(
+                "OCI_LOGGING_MAX_REQUEST_BYTES", cls.oci_logging_max_request_bytes,
+                _int_between(PUTLOGS_MAX_ENTRY_BYTES + 4096, 9 * 1024 * 1024),
+            ),
+            "oci_logging_max_entries": get(
+                "OCI_LOGGING_MAX_ENTRIES", cls.oci_logging_max_entries, _int_between(1, 10_000)
+            ),
+            "oci_logging_source": get("OCI_LOGGING_SOURCE", cls.oci_logging_source, _nonempty),
+            "dead_letter_prefix": get("DEAD_LETTER_PREFIX", cls.dead_letter_prefix, _prefix),
+            "ledger_prefix": get("LEDGER_PREFIX", cls.ledger_prefix, _prefix),
+            "filter_actions": get("FILTER_ACTIONS", None, _actions),
+            "redact_paths": get("REDACT_PATHS", DEFAULT_REDACT_PATHS, _redact_paths),
+            "max_record_bytes": get(
+                "MAX_RECORD_BYTES", cls.max_record_bytes, _int_between(1024, 64 * 1024 * 1024)
+            ),
+            "http_timeout_seconds": get("HTTP_TIMEOUT_SECONDS", 30.0, _float_between(1, 300)),
+            "deadline_margin_seconds": get(
+                "DEADLINE_MARGIN_SECONDS", 20.0, _float_between(0, 120)
+            ),
+            "objectstorage_endpoint": get("OCI_OBJECTSTORAGE_ENDPOINT", "", _url),
+            "logging_ingestion_endpoint": get("OCI_LOGGING_INGESTION_ENDPOINT", "", _url),
+            "secrets_endpoint": get("OCI_SECRETS_ENDPOINT", "", _url),
+        }  # fmt: skip
+        if errors:
+            raise ConfigError("invalid configuration: " + "; ".join(errors))
+        return cls(**kwargs)
+
+    def require(self, *keys: str) -> None:
+        """Raise one ConfigError naming every required key that is empty."""
+        missing = [k for k in keys if not getattr(self, _attr(k))]
+        if missing:
+            raise ConfigError("missing configuration: " + ", ".join(missing))
+
+
+def _attr(key: str) -> str:
+    return {
+        "LOGZIO_TOKEN_SECRET_OCID or LOGZIO_TOKEN": "logzio_token_secret_ocid",
+    }.get(key, key.lower())
+
+
+def _url(raw: str) -> str:
+    if not raw.startswith(("https://", "http://")):
+        raise ValueError("must start with https:// (or http:// for loopback tests)")
+    if "?" in raw:
+        raise ValueError("must not carry a query string (the token is added separately)")
+    return raw.rstrip("/")
+
+
+def _ocid(kind: str) -> Callable[[str], str]:
+    def parse(raw: str) -> str:
+        if not raw.startswith(f"ocid1.{kind}."):
+            raise ValueError(f"expected an OCID starting with ocid1.{kind}.")
+        return raw
+
+    return parse
+
+
+def _log_type(raw: str) -> str:
+    if any(c.isspace() for c in raw):
+        raise ValueError("Logz.io type must not contain spaces")
+    return raw
+
+
+def _nonempty(raw: str) -> str:
+    return raw
+
+
+def _int_between(lo: int, hi: int) -> Callable[[str], int]:
+    def parse(raw: str) -> int:
+        value = int(raw)
+        if not lo <= value <= hi:
+            raise ValueError(f"{value} is outside {lo}..{hi}")
+        return value
+
+    return parse
+
+
+def _float_between(lo: float, hi: float) -> Callable[[str], float]:
+    def parse(raw: str) -> float:
+        value = float(raw)
+        if not lo <= value <= hi:
+            raise ValueError(f"{value} is outside {lo}..{hi}")
+        return value
+
+    return parse
+
+
+def _prefix(raw: str) -> str:
+    if raw.startswith("/"):
+        raise ValueError("object name prefixes do not start with /")
+    return raw if raw.endswith("/") else raw + "/"
+
+
+def _actions(raw: str) -> frozenset[str] | None:
+    actions = frozenset(a.strip().upper() for a in raw.split(",") if a.strip())
+    bad = sorted(a for a in actions if not a.isalpha())
+    if bad:
+        raise ValueError(f"not HTTP methods: {', '.join(bad)}")
+    return actions or None
+
+
+def _redact_paths(raw: str) -> tuple[str, ...]:
+    if raw.lower() == "none":
+        return ()
+    paths: list[str] = []
+    for item in raw.split(","):
+        item = item.strip()
+        if item.lower() == "default":
+            paths.extend(DEFAULT_REDACT_PATHS)
+        elif item:
+            paths.append(item)
+    return tuple(paths)

@@ -1,0 +1,111 @@
+"""Ledger: what has already been shipped, so a second event or a replay sends nothing twice.
+
+Two small JSON objects per source object version, in the same bucket:
+- `<prefix><object name>@<etag>.done`: written once every record of that version was
+  delivered or dead-lettered. A later event for the same object and ETag ships nothing.
+- `<prefix><object name>@<etag>.progress`: `{"handled_through": N}` written when a call
+  stops early (deadline, sink outage). Records 0..N-1 in object order were delivered or
+  dead-lettered; a re-run skips them and resumes at record N.
+
+Keys use the ETag because Object Storage overwrites keep the name: a new version under
+the same name is a new object to ship.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+import orjson
+
+from auditship.errors import SourceError
+from auditship.model import ObjectRef
+
+
+class Ledger(Protocol):
+    def is_done(self, obj: ObjectRef) -> bool: ...
+    def handled_through(self, obj: ObjectRef) -> int: ...
+    def save_progress(self, obj: ObjectRef, handled_through: int) -> None: ...
+    def mark_done(self, obj: ObjectRef, summary: dict[str, Any]) -> None: ...
+
+
+class NullLedger:
+    """For local files: nothing is remembered; every run ships everything."""
+
+    def is_done(self, obj: ObjectRef) -> bool:
+        return False
+
+    def handled_through(self, obj: ObjectRef) -> int:
+        return 0
+
+    def save_progress(self, obj: ObjectRef, handled_through: int) -> None:
+        return None
+
+    def mark_done(self, obj: ObjectRef, summary: dict[str, Any]) -> None:
+        return None
+
+
+def _safe_etag(etag: str) -> str:
+    return "".join(c if c.isalnum() or c in "-_." else "_" for c in etag) or "no-etag"
+
+
+class ObjectStorageLedger:
+    def __init__(self, client: Any, prefix: str) -> None:
+        self._client = client
+        self.prefix = prefix
+
+    def _key(self, obj: ObjectRef, suffix: str) -> str:
+        return f"{self.prefix}{obj.name}@{_safe_etag(obj.etag)}.{suffix}"
+
+    def _get(self, obj: ObjectRef, key: str) -> bytes | None:
+        import oci
+
+        try:
+            resp = self._client.get_object(obj.namespace, obj.bucket, key)
+            return bytes(resp.data.content)
+        except oci.exceptions.ServiceError as exc:
+            if exc.status == 404:
+                return None
+            raise SourceError(
+                f"{obj}: reading ledger {key} failed with HTTP {exc.status}"
+            ) from None
+        except Exception as exc:
+            raise SourceError(
+                f"{obj}: reading ledger {key} failed ({type(exc).__name__})"
+            ) from None
+
+    def _put(self, obj: ObjectRef, key: str, body: bytes) -> None:
+        import oci
+
+        try:
+            self._client.put_object(
+                obj.namespace, obj.bucket, key, body, content_type="application/json"
+            )
+        except oci.exceptions.ServiceError as exc:
+            raise SourceError(
+                f"{obj}: writing ledger {key} failed with HTTP {exc.status}"
+            ) from None
+        except Exception as exc:
+            raise SourceError(
+                f"{obj}: writing ledger {key} failed ({type(exc).__name__})"
+            ) from None
+
+    def is_done(self, obj: ObjectRef) -> bool:
+        return self._get(obj, self._key(obj, "done")) is not None
+
+    def handled_through(self, obj: ObjectRef) -> int:
+        raw = self._get(obj, self._key(obj, "progress"))
+        if raw is None:
+            return 0
+        try:
+            value = orjson.loads(raw).get("handled_through", 0)
+            return int(value) if isinstance(value, int) and value > 0 else 0
+        except (orjson.JSONDecodeError, AttributeError):
+            return 0  # unreadable checkpoint: start over (may repeat, never loses)
+
+    def save_progress(self, obj: ObjectRef, handled_through: int) -> None:
+        self._put(
+            obj, self._key(obj, "progress"), orjson.dumps({"handled_through": handled_through})
+        )
+
+    def mark_done(self, obj: ObjectRef, summary: dict[str, Any]) -> None:
+        self._put(obj, self._key(obj, "done"), orjson.dumps(summary))

@@ -1,0 +1,139 @@
+"""Normalize: one parsed record in, the record as the sinks should see it out.
+
+Contract (the only changes made to a record; every other field is left as it was):
+- A Logging search-result wrapper `{"datetime": ..., "logContent": {...}}` is unwrapped to
+  its `logContent`; the wrapper's `datetime` is the fallback event time.
+- The event time is the record's own `time` (Logging `_Audit` shape), else `eventTime`
+  (Audit API shape), else the wrapper's `datetime` (epoch ms). Strings are kept as written
+  (OCI writes RFC 3339 UTC); epoch numbers become RFC 3339 UTC with milliseconds.
+- Optional filter on `data.request.action` (off by default: the connector already filters).
+  Filtered records are counted, never shipped, never dead-lettered.
+- Redaction (on by default): the values of credential-bearing keys listed in
+  `DEFAULT_REDACT_PATHS` are replaced by "[REDACTED]" (a list of strings becomes
+  ["[REDACTED]"], so field types stay stable for the index). The last path segment is
+  matched case-insensitively, because HTTP header names arrive in any case.
+
+Sink-specific keys (`@timestamp`, `type` for Logz.io) are added by the sinks, not here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+REDACTED = "[REDACTED]"
+
+# Where OCI audit records carry credentials or bearer material. Header names are matched
+# case-insensitively. `identity.credentials` holds the API key id or token reference used.
+DEFAULT_REDACT_PATHS: tuple[str, ...] = (
+    "data.identity.credentials",
+    "data.request.headers.authorization",
+    "data.request.headers.opc-principal",
+    "data.request.headers.opc-obo-token",
+    "data.request.headers.x-auth-token",
+    "data.request.headers.cookie",
+    "data.response.headers.set-cookie",
+)
+
+_RedactTree = dict[str, Any]  # nested: key -> subtree; a leaf level is a frozenset of names
+
+
+def build_redact_tree(paths: Iterable[str]) -> _RedactTree:
+    """Turn dotted paths into a tree walked once per record: intermediate keys exact,
+    the last segment a lower-cased name set."""
+    tree: dict[str, Any] = {}
+    for path in paths:
+        parts = [p for p in path.strip().split(".") if p]
+        if not parts:
+            continue
+        node = tree
+        for part in parts[:-1]:
+            node = node.setdefault(part, {})
+        leaves = node.setdefault("", set())
+        leaves.add(parts[-1].lower())
+    return _freeze(tree)
+
+
+def _freeze(node: dict[str, Any]) -> dict[str, Any]:
+    return {k: frozenset(v) if k == "" else _freeze(v) for k, v in node.items()}
+
+
+def _redact(obj: dict[str, Any], tree: _RedactTree) -> None:
+    leaves = tree.get("")
+    if leaves:
+        for key in list(obj):
+            if key.lower() in leaves:
+                value = obj[key]
+                if value is None:
+                    continue
+                obj[key] = [REDACTED] if isinstance(value, list) else REDACTED
+    for key, sub in tree.items():
+        if key:
+            child = obj.get(key)
+            if type(child) is dict:
+                _redact(child, sub)
+
+
+def epoch_to_rfc3339(value: float) -> str:
+    # Logging search results carry epoch milliseconds; seconds are accepted for
+    # values too small to be milliseconds of this century.
+    seconds = value / 1000.0 if value > 1e11 else float(value)
+    dt = datetime.fromtimestamp(seconds, tz=UTC)
+    return dt.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def _time_value(value: Any) -> str | None:
+    if isinstance(value, str) and value:
+        return value
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        try:
+            return epoch_to_rfc3339(value)
+        except (OverflowError, OSError, ValueError):
+            return None
+    return None
+
+
+@dataclass(frozen=True, slots=True)
+class NormalizeOptions:
+    redact_paths: tuple[str, ...] = DEFAULT_REDACT_PATHS
+    actions: frozenset[str] | None = None  # keep only these data.request.action values
+
+
+class Normalizer:
+    """Applies `NormalizeOptions` to records. Build once, call per record."""
+
+    def __init__(self, options: NormalizeOptions | None = None) -> None:
+        self.options = options or NormalizeOptions()
+        self._tree = build_redact_tree(self.options.redact_paths)
+        self._actions = (
+            frozenset(a.upper() for a in self.options.actions) if self.options.actions else None
+        )
+
+    def __call__(self, record: dict[str, Any]) -> tuple[dict[str, Any], str | None] | None:
+        """Return (record, event time) or None when the action filter drops it."""
+        fallback = None
+        inner = record.get("logContent")
+        if type(inner) is dict and "datetime" in record:
+            fallback = record.get("datetime")
+            record = inner
+        event_time = _time_value(record.get("time"))
+        if event_time is None:
+            event_time = _time_value(record.get("eventTime")) or _time_value(fallback)
+        if self._actions is not None and _action(record) not in self._actions:
+            return None
+        if self._tree:
+            _redact(record, self._tree)
+        return record, event_time
+
+
+def _action(record: dict[str, Any]) -> str | None:
+    data = record.get("data")
+    if type(data) is dict:
+        request = data.get("request")
+        if type(request) is dict:
+            action = request.get("action")
+            if isinstance(action, str):
+                return action.upper()
+    return None

@@ -1,0 +1,466 @@
+"""Ship one object: read -> decode -> repair -> normalize -> batch -> sink, nothing lost.
+
+Three threads keep both cores busy without shared mutable state:
+- a reader thread fetches and decompresses (ISA-L and socket reads release the GIL) into a
+  small bounded queue;
+- this thread splits, normalizes, serializes and packs batches;
+- a sender thread compresses and posts one batch at a time, owning the retry loop
+  (exponential backoff with full jitter, `Retry-After` honoured, stopped in time by the
+  deadline). Batches are delivered in object order, which is what makes the checkpoint a
+  single number.
+
+Accounting: every item found in the object (record or unparseable stretch) gets an index
+in object order and ends up counted once as shipped, rejected (dead-lettered with its
+reason), filtered (by the configured action filter) or skipped (handled by an earlier
+run). When the call stops early, the checkpoint is the first index not yet handled.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import queue
+import random
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+
+from auditship.deadletter import DeadLetterStore, DeadLetterWriter
+from auditship.deadline import Deadline
+from auditship.decode import decode_stream
+from auditship.errors import (
+    AuditShipError,
+    CredentialsRejectedError,
+    DecodeError,
+    PermanentSinkError,
+    RetryableSinkError,
+)
+from auditship.ledger import Ledger
+from auditship.model import ObjectRef, Record, Reject, Summary
+from auditship.normalize import Normalizer
+from auditship.repair import RecordSplitter
+from auditship.sinks.base import Delivery, Prepared, RecordRefused, Sink
+
+log = logging.getLogger(__name__)
+
+_QUEUE_CHUNKS = 4  # decompressed chunks buffered ahead of the parser (~1 MiB each)
+
+
+@dataclass(frozen=True, slots=True)
+class RetryPolicy:
+    base_seconds: float = 0.5
+    cap_seconds: float = 30.0
+    max_attempts: int = 8  # per batch; the deadline usually ends retries first
+
+    def delay(self, attempt: int, retry_after: float | None) -> float:
+        if retry_after is not None:
+            return min(retry_after, self.cap_seconds)
+        return random.uniform(0, min(self.cap_seconds, self.base_seconds * 2**attempt))
+
+
+class Reader:
+    """What `ship_object` needs from a source (see `sources`)."""
+
+    def read(self, obj: ObjectRef) -> Iterator[bytes]: ...  # pragma: no cover
+
+
+@dataclass
+class ShipOptions:
+    max_record_bytes: int = 8 * 1024 * 1024
+    http_timeout_seconds: float = 30.0
+    deadline_margin_seconds: float = 20.0
+    retry: RetryPolicy = RetryPolicy()
+    force: bool = False  # ignore the done-marker and checkpoint (operator replays)
+
+
+@dataclass(slots=True)
+class _Batch:
+    items: list[Prepared]
+    offsets: list[int]
+    size: int = 0
+
+    @property
+    def first_index(self) -> int:
+        return self.items[0].record_index
+
+
+class _Stop(Exception):
+    """Internal: stop reading; the reason is already in the summary."""
+
+
+_END = object()
+
+
+def _read_ahead(chunks: Iterator[bytes], out: queue.Queue[Any], stop: threading.Event) -> None:
+    try:
+        for chunk in chunks:
+            while not stop.is_set():
+                try:
+                    out.put(chunk, timeout=0.2)
+                    break
+                except queue.Full:
+                    continue
+            if stop.is_set():
+                return
+        out.put(_END)
+    except BaseException as exc:  # delivered to the consumer, which re-raises it
+        out.put(exc)
+
+
+class _Sender:
+    """Sends batches in order on its own thread; results come back through `results`."""
+
+    def __init__(
+        self, sink: Sink, obj: ObjectRef, deadline: Deadline, options: ShipOptions
+    ) -> None:
+        self._sink = sink
+        self._obj = obj
+        self._deadline = deadline
+        self._options = options
+        self.inbox: queue.Queue[_Batch | None] = queue.Queue(maxsize=1)
+        self.results: queue.Queue[tuple[_Batch, Delivery | Exception]] = queue.Queue()
+        self.failed = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="auditship-sender", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while True:
+            batch = self.inbox.get()
+            if batch is None:
+                return
+            if self.failed.is_set():  # an earlier batch failed for good: do not send later ones
+                self.results.put((batch, _NotSent()))
+                continue
+            outcome = self._send(batch)
+            if isinstance(outcome, CredentialsRejectedError | _GaveUp):
+                self.failed.set()
+            self.results.put((batch, outcome))
+
+    def _send(self, batch: _Batch) -> Delivery | Exception:
+        margin = self._options.deadline_margin_seconds
+        policy = self._options.retry
+        attempt = 0
+        while True:
+            budget = self._deadline.remaining() - margin
+            if budget < 1.0:
+                return _GaveUp("no time left before the function deadline")
+            try:
+                return self._sink.send(
+                    batch.items, self._obj, min(self._options.http_timeout_seconds, budget)
+                )
+            except RetryableSinkError as exc:
+                attempt += 1
+                delay = policy.delay(attempt, exc.retry_after)
+                if attempt >= policy.max_attempts:
+                    return _GaveUp(f"{exc} (gave up after {attempt} attempts)")
+                if delay >= self._deadline.remaining() - margin - 1.0:
+                    return _GaveUp(f"{exc} (no time left for another attempt)")
+                log.warning("retrying batch in %.1fs after: %s", delay, exc)
+                time.sleep(delay)
+            except (PermanentSinkError, CredentialsRejectedError) as exc:
+                return exc
+            except Exception as exc:  # a sink bug must not hang the pipeline
+                return _GaveUp(f"unexpected {type(exc).__name__} from {self._sink.name} sink")
+
+    def close(self) -> None:
+        self.inbox.put(None)
+        self._thread.join()
+
+
+class _GaveUp(Exception):
+    pass
+
+
+class _NotSent(Exception):
+    pass
+
+
+def ship_object(
+    obj: ObjectRef,
+    *,
+    reader: Any,
+    sink: Sink,
+    normalizer: Normalizer,
+    dead_letters: DeadLetterStore,
+    ledger: Ledger,
+    deadline: Deadline,
+    options: ShipOptions | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> Summary:
+    """Ship every record of `obj` through `sink`. Never raises for data or delivery
+    problems: the summary says what happened (`complete` False means call again later)."""
+    opts = options or ShipOptions()
+    started = time.monotonic()
+    summary = Summary(objects=1)
+    if not opts.force and ledger.is_done(obj):
+        summary.seconds = time.monotonic() - started
+        summary.errors.append(f"{obj}: already shipped (ETag {obj.etag or 'unknown'}); skipped")
+        return summary
+    skip_below = 0 if opts.force else ledger.handled_through(obj)
+    dlq = DeadLetterWriter(dead_letters, obj)
+    run = _Run(obj, sink, normalizer, dlq, summary, opts, deadline, skip_below)
+    try:
+        run.execute(reader, progress)
+    finally:
+        run.shutdown()
+    try:
+        dlq.flush()
+    except AuditShipError as exc:
+        summary.complete = False
+        summary.errors.append(str(exc))
+        run.handled_through = min(run.handled_through, run.first_unflushed_reject)
+    if summary.complete:
+        summary.seconds = time.monotonic() - started
+        try:
+            ledger.mark_done(obj, summary.to_json_dict())
+        except AuditShipError as exc:
+            # Everything was delivered; only the marker is missing, so a duplicate event
+            # could ship again. Report it, but the data itself is safe.
+            summary.errors.append(str(exc))
+    else:
+        try:
+            ledger.save_progress(obj, run.handled_through)
+        except AuditShipError as exc:
+            summary.errors.append(str(exc))
+    summary.seconds = time.monotonic() - started
+    return summary
+
+
+class _Run:
+    """State of one `ship_object` call. Only the calling thread touches it."""
+
+    def __init__(
+        self,
+        obj: ObjectRef,
+        sink: Sink,
+        normalizer: Normalizer,
+        dlq: DeadLetterWriter,
+        summary: Summary,
+        opts: ShipOptions,
+        deadline: Deadline,
+        skip_below: int,
+    ) -> None:
+        self.obj = obj
+        self.sink = sink
+        self.normalize = normalizer
+        self.dlq = dlq
+        self.summary = summary
+        self.opts = opts
+        self.deadline = deadline
+        self.skip_below = skip_below
+        self.index = 0
+        self.in_flight: list[_Batch] = []  # sent or queued, oldest first
+        self.batch = _Batch([], [])
+        self.handled_through = skip_below
+        self.unhandled_from: int | None = None  # first index of a batch that was not delivered
+        self.first_unflushed_reject = 1 << 62
+        self.sender = _Sender(sink, obj, deadline, opts)
+        self.stop = threading.Event()
+        self.reader_thread: threading.Thread | None = None
+
+    # -- the main loop -----------------------------------------------------------------
+    def execute(self, reader: Any, progress: Callable[[int], None] | None) -> None:
+        chunks: queue.Queue[Any] = queue.Queue(maxsize=_QUEUE_CHUNKS)
+        decoded = decode_stream(reader.read(self.obj), self.obj.name)
+        self.reader_thread = threading.Thread(
+            target=_read_ahead, args=(decoded, chunks, self.stop), daemon=True
+        )
+        self.reader_thread.start()
+        splitter = RecordSplitter(self.obj.name, self.opts.max_record_bytes)
+        summary = self.summary
+        try:
+            while True:
+                chunk = chunks.get()
+                if chunk is _END:
+                    break
+                if isinstance(chunk, BaseException):
+                    self._source_failed(chunk, splitter)
+                    break
+                summary.bytes_in += len(chunk)
+                for item in splitter.feed(chunk):
+                    self._take(item)
+                if progress is not None:
+                    progress(summary.bytes_in)
+            else:  # pragma: no cover
+                pass
+            if summary.complete:
+                for item in splitter.finish():
+                    self._take(item)
+                self._submit()
+                self._wait_all()
+        except _Stop:
+            pass
+        except AuditShipError as exc:  # e.g. a dead-letter write failed
+            self._fail(str(exc))
+        if summary.complete:
+            self.handled_through = self.index
+        else:
+            with contextlib.suppress(_Stop, AuditShipError):
+                self._wait_all()
+            pending = [b.first_index for b in self.in_flight]
+            if self.unhandled_from is not None:
+                pending.append(self.unhandled_from)
+            if self.batch.items:
+                pending.append(self.batch.first_index)
+            self.handled_through = max(
+                self.skip_below, min(pending) if pending else self.handled_through
+            )
+
+    def _source_failed(self, exc: BaseException, splitter: RecordSplitter) -> None:
+        if isinstance(exc, DecodeError):
+            # The bytes before the fault are good: ship them. The fault itself is
+            # permanent (retrying reads the same bytes), so it is dead-lettered.
+            for item in splitter.finish():
+                self._take(item)
+            self._take(Reject(self.obj.name, exc.offset, str(exc), b"", stage="decode"))
+            self.summary.errors.append(str(exc))
+            self._submit()
+            self._wait_all()
+            return
+        if isinstance(exc, AuditShipError):
+            message = str(exc)
+        else:
+            message = f"{self.obj}: reading failed ({type(exc).__name__})"
+        self._fail(message)
+        # Whatever was fully read is still worth delivering before stopping.
+        self._submit()
+
+    def _take(self, item: tuple[int, dict[str, Any]] | Reject) -> None:
+        i = self.index
+        self.index = i + 1
+        summary = self.summary
+        summary.records += 1
+        if i < self.skip_below:
+            summary.skipped += 1
+            return
+        if type(item) is Reject:
+            item.index = i
+            self._dead_letter(item)
+            return
+        offset, body = item  # type: ignore[misc]
+        normalized = self.normalize(body)
+        if normalized is None:
+            summary.filtered += 1
+            return
+        record = Record(i, offset, normalized[0], normalized[1])
+        try:
+            prepared = self.sink.prepare(record, self.obj)
+            if prepared.size > self.sink.limits.max_bytes:
+                raise RecordRefused(
+                    f"record is {prepared.size} bytes; one {self.sink.name} request carries "
+                    f"at most {self.sink.limits.max_bytes}"
+                )
+        except RecordRefused as exc:
+            raw = orjson.dumps(record.body)
+            self._dead_letter(Reject(self.obj.name, offset, str(exc), raw, i, stage="sink"))
+            return
+        limits = self.sink.limits
+        batch = self.batch
+        if batch.items and (
+            batch.size + limits.separator_bytes + prepared.size > limits.max_bytes
+            or len(batch.items) >= limits.max_items
+        ):
+            self._submit()
+            batch = self.batch
+        if batch.items:
+            batch.size += limits.separator_bytes
+        batch.items.append(prepared)
+        batch.offsets.append(offset)
+        batch.size += prepared.size
+
+    def _dead_letter(self, reject: Reject) -> None:
+        if self.dlq.pending == 0 and reject.index is not None:
+            self.first_unflushed_reject = reject.index
+        self.dlq.add(reject)
+        if self.dlq.pending == 0:
+            self.first_unflushed_reject = 1 << 62
+        self.summary.rejected += 1
+
+    # -- batches -----------------------------------------------------------------------
+    def _submit(self) -> None:
+        batch = self.batch
+        if not batch.items:
+            return
+        if self.sender.failed.is_set():
+            self._collect(block=False)
+            raise _Stop
+        if self.deadline.expired(self.opts.deadline_margin_seconds):
+            self._fail(f"{self.obj}: stopped before the function deadline; call again to resume")
+            raise _Stop
+        self.batch = _Batch([], [])
+        self.in_flight.append(batch)
+        self.sender.inbox.put(batch)
+        self.summary.batches += 1
+        self.summary.bytes_out += batch.size
+        self._collect(block=False)
+
+    def _collect(self, block: bool) -> None:
+        while self.in_flight:
+            try:
+                batch, outcome = self.sender.results.get(block=block)
+            except queue.Empty:
+                return
+            assert batch is self.in_flight[0], "sender answers in order"
+            self.in_flight.pop(0)
+            self._settle(batch, outcome)
+
+    def _wait_all(self) -> None:
+        self._collect(block=True)
+
+    def _settle(self, batch: _Batch, outcome: Delivery | Exception) -> None:
+        summary = self.summary
+        if isinstance(outcome, Delivery):
+            summary.shipped += outcome.accepted
+            if outcome.refused:
+                self._dead_letter_batch(batch, outcome.refused_reason, count=outcome.refused)
+            return
+        if isinstance(outcome, PermanentSinkError):
+            self._dead_letter_batch(batch, str(outcome), count=len(batch.items))
+            return
+        if self.unhandled_from is None or batch.first_index < self.unhandled_from:
+            self.unhandled_from = batch.first_index
+        if isinstance(outcome, _NotSent):
+            return
+        self._fail(str(outcome))
+        raise _Stop
+
+    def _dead_letter_batch(self, batch: _Batch, reason: str, count: int) -> None:
+        for prepared, offset in zip(batch.items, batch.offsets, strict=True):
+            self.dlq.add(
+                Reject(
+                    self.obj.name,
+                    offset,
+                    reason,
+                    _payload_bytes(prepared),
+                    prepared.record_index,
+                    "sink",
+                )
+            )
+        self.summary.rejected += count
+
+    def _fail(self, message: str) -> None:
+        self.summary.complete = False
+        if message not in self.summary.errors:
+            self.summary.errors.append(message)
+
+    def shutdown(self) -> None:
+        self.stop.set()
+        self.sender.close()
+        if self.reader_thread is not None:
+            self.reader_thread.join(timeout=5)
+
+
+def _payload_bytes(prepared: Prepared) -> bytes:
+    payload = prepared.payload
+    if isinstance(payload, bytes | bytearray):
+        return bytes(payload)
+    to_dict = getattr(payload, "swagger_types", None)
+    if to_dict is not None:  # an oci model
+        import oci
+
+        return orjson.dumps(oci.util.to_dict(payload))
+    return orjson.dumps(payload, default=str)

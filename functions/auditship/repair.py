@@ -1,0 +1,214 @@
+"""Repair: decompressed bytes in, one JSON object per record out, streaming.
+
+OCI Service Connector objects hold JSON records written back to back: several on a line
+glued as `}{`, records spread over lines, or one per line. Other producers give NDJSON,
+pretty-printed records, or a top-level JSON array. `split_records` accepts any mix.
+
+How it finds records without a byte-by-byte scanner in Python:
+- Outside strings, `}` followed by whitespace/`,`/`[`/`]` and then `{` can only be a
+  boundary between two top-level values: inside an object `}` is followed by `,` or `}`,
+  and `},{` inside an array sits between array elements, not at top level. A regex finds
+  every such candidate in C.
+- Candidates can also lie inside string values (`"msg": "a}{b"`). A piece cut there is an
+  unterminated string, which the JSON parser reports as "unexpected end of data" at the
+  very end of the piece: then the piece is extended to the next candidate and parsed again.
+- Any other parse error is a real syntax error: that stretch becomes a `Reject` carrying
+  the object name, its decompressed byte offset, the reason and the raw bytes, and
+  splitting resumes at the next candidate. Nothing is dropped.
+
+Memory is bounded: the buffer holds at most the unfinished tail plus one input chunk, and
+a stretch that keeps growing past `max_record_bytes` without parsing is rejected in
+pieces. The parse that validates a record is the one that produces its dict, so records
+are parsed exactly once on the common path.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+import orjson
+
+from auditship.model import Reject
+
+# `}` then any run of whitespace and array punctuation, then `{`.
+_CANDIDATE = re.compile(rb"\}[\s,\[\]]*\{")
+_SEPARATORS = b" \t\r\n,[]"
+DEFAULT_MAX_RECORD_BYTES = 8 * 1024 * 1024
+
+Parsed = tuple[int, dict[str, Any]]  # (decompressed offset, record)
+
+
+def _is_incomplete(exc: orjson.JSONDecodeError, length: int) -> bool:
+    """True when the parser ran off the end of the piece (more bytes could fix it)."""
+    return exc.pos >= length
+
+
+class RecordSplitter:
+    """Incremental splitter: `feed` chunks, then `finish`. Yields `(offset, dict)` or
+    `Reject`, in stream order."""
+
+    def __init__(self, object_name: str, max_record_bytes: int = DEFAULT_MAX_RECORD_BYTES):
+        self.object_name = object_name
+        self.max_record_bytes = max_record_bytes
+        self._buf = b""
+        self._base = 0  # stream offset of self._buf[0]
+
+    def feed(self, chunk: bytes) -> Iterator[Parsed | Reject]:
+        if chunk:
+            self._buf = self._buf + chunk if self._buf else chunk
+            yield from self._drain(final=False)
+
+    def finish(self) -> Iterator[Parsed | Reject]:
+        yield from self._drain(final=True)
+        self._base += len(self._buf)
+        self._buf = b""
+
+    # -- internals ---------------------------------------------------------------------
+    def _reject(self, start: int, end: int, reason: str) -> Reject:
+        return Reject(self.object_name, self._base + start, reason, bytes(self._buf[start:end]))
+
+    def _skip_to_object(self, pos: int, final: bool) -> tuple[int, Reject | None]:
+        """Move past separators to the next `{`. Other bytes before it become a reject.
+        Returns (position, reject or None); the position is len(buf) if no `{` follows."""
+        buf = self._buf
+        n = len(buf)
+        while pos < n and buf[pos] in _SEPARATORS:
+            pos += 1
+        if pos >= n or buf[pos] == 0x7B:  # `{`
+            return pos, None
+        nxt = buf.find(b"{", pos)
+        if nxt < 0:
+            if not final and n - pos <= self.max_record_bytes:
+                return pos, None  # the rest may arrive with the next chunk
+            nxt = n
+        end = nxt
+        while end > pos and buf[end - 1] in _SEPARATORS:
+            end -= 1
+        return nxt, self._reject(pos, end, "bytes between records are not JSON objects")
+
+    def _drain(self, final: bool) -> Iterator[Parsed | Reject]:
+        buf = self._buf
+        view = memoryview(buf)
+        n = len(buf)
+        limit = self.max_record_bytes
+        loads = orjson.loads
+        base = self._base
+        pos, rej = self._skip_to_object(0, final)
+        if rej is not None:
+            yield rej
+        # (end of piece, start of the next one) for every candidate boundary
+        cuts = [(m.start() + 1, m.end() - 1) for m in _CANDIDATE.finditer(buf, pos)]
+        if final:
+            tail = n
+            while tail > pos and buf[tail - 1] in _SEPARATORS:
+                tail -= 1
+            cuts.append((tail, n))
+        n_cuts = len(cuts)
+        i = 0
+        while i < n_cuts:
+            end, nxt = cuts[i]
+            if end <= pos:
+                i += 1
+                continue
+            if pos >= n or buf[pos] != 0x7B:
+                pos, rej = self._skip_to_object(pos, final)
+                if rej is not None:
+                    yield rej
+                continue
+            # Parse pos..end; on "ran off the end" extend over the next candidate.
+            j = i
+            while True:
+                try:
+                    obj = loads(view[pos:end])
+                except orjson.JSONDecodeError as exc:
+                    if exc.pos >= end - pos and end - pos <= limit:
+                        if j + 1 < n_cuts:
+                            j += 1
+                            end, nxt = cuts[j]
+                            continue
+                        if not final:
+                            self._keep_from(pos)
+                            return  # the record goes on in the next chunk
+                    obj = None
+                break
+            if obj is not None:
+                if type(obj) is dict:
+                    yield (base + pos, obj)
+                else:  # pragma: no cover - `{`...`}` always parses to a dict
+                    yield self._reject(pos, end, "record is not a JSON object")
+                pos = nxt
+                i = j + 1
+                continue
+            # A real error in the stretch pos..cuts[i]: salvage a valid leading record,
+            # reject the rest of that stretch, and go on from the next candidate.
+            first_end, first_next = cuts[i]
+            salvaged = self._salvage(pos, first_end)
+            if salvaged is not None:
+                used, rec = salvaged
+                yield (base + pos, rec)
+                pos += used
+                pos, rej = self._skip_to_object(pos, True)
+                if rej is not None:
+                    yield rej
+                continue
+            yield self._reject(pos, first_end, self._reason(pos, first_end))
+            pos = first_next
+            i += 1
+        if not final and n - pos > limit:
+            # No record boundary within the limit: reject what we hold so memory stays
+            # bounded; the remainder of that stretch follows as further rejects.
+            yield self._reject(pos, n, f"no complete JSON record within {limit} bytes")
+            pos = n
+        self._keep_from(pos)
+
+    def _salvage(self, start: int, end: int) -> tuple[int, dict[str, Any]] | None:
+        """If `buf[start:end]` begins with a complete JSON object followed by junk, return
+        (bytes used, object). Only runs on the error path."""
+        piece = bytes(self._buf[start:end])
+        try:
+            text = piece.decode("utf-8")
+            obj, used = json.JSONDecoder().raw_decode(text)
+        except (UnicodeDecodeError, ValueError):
+            return None
+        if type(obj) is not dict:
+            return None
+        used_bytes = len(text[:used].encode("utf-8"))
+        try:  # re-parse with orjson so the record is exactly what the fast path would give
+            return used_bytes, orjson.loads(piece[:used_bytes])
+        except orjson.JSONDecodeError:
+            return None
+
+    def _reason(self, start: int, end: int) -> str:
+        if end - start > self.max_record_bytes:
+            return f"no complete JSON record within {self.max_record_bytes} bytes"
+        piece = self._buf[start:end]
+        try:
+            orjson.loads(piece)
+        except orjson.JSONDecodeError as exc:
+            if exc.pos >= len(piece):
+                return "record is cut off: the stream ends inside it"
+            at = self._base + start + exc.pos
+            return f"invalid JSON at decompressed byte {at}: {exc.msg}"
+        return "invalid JSON"  # pragma: no cover
+
+    def _keep_from(self, pos: int) -> None:
+        buf = self._buf
+        if pos >= len(buf):
+            self._base += len(buf)
+            self._buf = b""
+        elif pos:
+            self._base += pos
+            self._buf = buf[pos:]
+
+
+def split_records(
+    chunks: Iterable[bytes], object_name: str, max_record_bytes: int = DEFAULT_MAX_RECORD_BYTES
+) -> Iterator[Parsed | Reject]:
+    """Split a stream of decompressed chunks into records (`(offset, dict)`) and rejects."""
+    splitter = RecordSplitter(object_name, max_record_bytes)
+    for chunk in chunks:
+        yield from splitter.feed(chunk)
+    yield from splitter.finish()

@@ -1,0 +1,161 @@
+"""Logz.io bulk HTTP listener sink.
+
+- Each record becomes one NDJSON line: the normalized record plus `@timestamp` (the
+  record's own time), `type` (the configured Logz.io log type; Logz.io lets a record's own
+  `type` override the URL's, so it has to be in the record) and `eventType` (the record's
+  original CloudEvents `type`, e.g. com.oraclecloud.ComputeApi.LaunchInstance, when the
+  record has no `eventType` of its own - the Audit API shape already uses that name).
+- A line longer than the listener's 500,000-byte limit is refused here and dead-lettered
+  whole (Logz.io would drop it); nothing is truncated.
+- One request per batch, gzip-compressed (`Content-Encoding: gzip`), through one
+  persistent `requests.Session`. Batches are bounded in uncompressed bytes so the limit
+  holds whether Logz.io measures before or after compression.
+- Status handling follows the listener's documented answers: 200 all accepted; 400 with
+  line counts is a partial acceptance (reported, never retried blindly); 401/403 means the
+  token is wrong (fail fast); 413 is permanent for that body; 429 and 5xx are retryable,
+  honouring Retry-After; timeouts and connection errors are retryable.
+
+The token travels only in the query string of the request. Error messages are built here
+from the host name and status code: requests' own exceptions include the full URL, and
+with it the token, so they are never formatted into a message.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+from urllib.parse import urlsplit
+
+import orjson
+import requests
+
+from auditship.errors import (
+    CredentialsRejectedError,
+    PermanentSinkError,
+    RetryableSinkError,
+)
+from auditship.model import ObjectRef, Record
+from auditship.sinks.base import BatchLimits, Delivery, Prepared, RecordRefused
+
+try:  # pragma: no cover - platform dependent
+    from isal import igzip as _gzip
+except ImportError:  # pragma: no cover
+    import gzip as _gzip  # type: ignore[no-redef]
+
+log = logging.getLogger(__name__)
+
+_RETRYABLE_STATUS = frozenset({408, 429, 500, 502, 503, 504})
+
+
+def parse_retry_after(value: str | None) -> float | None:
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        return None  # HTTP-date form: fall back to our own backoff
+
+
+class LogzioSink:
+    name = "logzio"
+
+    def __init__(
+        self,
+        url: str,
+        token: str,
+        *,
+        log_type: str = "oci-audit",
+        max_batch_bytes: int = 8 * 1024 * 1024,
+        max_line_bytes: int = 500_000,
+        compress_level: int = 1,
+        session: requests.Session | None = None,
+    ) -> None:
+        self._url = url.rstrip("/") + "/"
+        self._host = urlsplit(url).netloc or url
+        self._params = {"token": token, "type": log_type}
+        self._type = log_type
+        self._max_line = max_line_bytes
+        self._level = compress_level
+        self._session = session or requests.Session()
+        self.limits = BatchLimits(max_bytes=max_batch_bytes, max_items=1_000_000, separator_bytes=1)
+
+    def __repr__(self) -> str:  # never show the token
+        return f"LogzioSink(host={self._host!r}, type={self._type!r})"
+
+    def prepare(self, record: Record, obj: ObjectRef) -> Prepared:
+        body: dict[str, Any] = record.body
+        original_type = body.get("type")
+        if original_type is not None and "eventType" not in body:
+            body["eventType"] = original_type
+        body["type"] = self._type
+        if record.event_time is not None:
+            body["@timestamp"] = record.event_time
+        line = orjson.dumps(body)
+        if len(line) > self._max_line:
+            raise RecordRefused(
+                f"record is {len(line)} bytes as one line; Logz.io accepts at most "
+                f"{self._max_line} bytes per line"
+            )
+        return Prepared(record.index, line, len(line))
+
+    def send(self, batch: list[Prepared], obj: ObjectRef, timeout: float) -> Delivery:
+        body = b"\n".join([p.payload for p in batch])
+        data = _gzip.compress(body, self._level)
+        try:
+            resp = self._session.post(
+                self._url,
+                params=self._params,
+                data=data,
+                headers={"Content-Type": "application/json", "Content-Encoding": "gzip"},
+                timeout=(min(10.0, timeout), timeout),
+            )
+        except requests.Timeout:
+            raise RetryableSinkError(f"Logz.io listener {self._host}: timed out") from None
+        except requests.RequestException as exc:
+            raise RetryableSinkError(
+                f"Logz.io listener {self._host}: {type(exc).__name__} (connection failed)"
+            ) from None
+        status = resp.status_code
+        if status == 200:
+            return Delivery(accepted=len(batch))
+        if status == 400:
+            return self._partial(resp, len(batch))
+        if status in (401, 403):
+            raise CredentialsRejectedError(
+                f"Logz.io listener {self._host} rejected the shipping token (HTTP {status})"
+            )
+        if status in _RETRYABLE_STATUS:
+            raise RetryableSinkError(
+                f"Logz.io listener {self._host}: HTTP {status}",
+                retry_after=parse_retry_after(resp.headers.get("Retry-After")),
+            )
+        if status == 413:
+            raise PermanentSinkError(
+                f"Logz.io listener {self._host}: HTTP 413, body of {len(body)} bytes "
+                f"({len(data)} compressed) is too large"
+            )
+        raise PermanentSinkError(f"Logz.io listener {self._host}: HTTP {status}")
+
+    def _partial(self, resp: requests.Response, sent: int) -> Delivery:
+        try:
+            counts = resp.json()
+            successful = int(counts.get("successfulLines", 0))
+            detail = ", ".join(
+                f"{k}={int(counts.get(k, 0))}"
+                for k in ("malformedLines", "oversizedLines", "emptyLogLines", "successfulLines")
+            )
+        except (ValueError, TypeError, AttributeError):
+            successful, detail = 0, "no line counts in the answer"
+        successful = max(0, min(successful, sent))
+        return Delivery(
+            accepted=successful,
+            refused=sent - successful,
+            refused_reason=(
+                f"Logz.io answered 400 for this batch ({detail}); the listener does not say "
+                "which lines it refused, so the whole batch is dead-lettered and replaying it "
+                f"may repeat the {successful} lines it accepted"
+            ),
+        )
+
+    def close(self) -> None:
+        self._session.close()

@@ -1,0 +1,437 @@
+"""Sink: an OCI Logging custom log, through the Logging Ingestion `PutLogs` API.
+
+Contract (see `sinks.base`):
+
+- `prepare` turns one record into one PutLogs entry: `data` is the record's compact JSON
+  (the record stays JSON), `time` is the record's own event time, `id` is the record's own
+  top-level `id` or, without one, a UUID derived from the JSON, so re-sending the same
+  object produces the same ids. A record whose serialized entry is over
+  `max_entry_bytes` raises `RecordRefused` (the service takes entries under 1 MB).
+- `Prepared.size` is an upper bound on the bytes the entry adds to the request body (the
+  entry's exact JSON plus the worst-case cost of opening a new `LogEntryBatch` for it), so a
+  batch packed within `limits` never produces a body over `max_request_bytes`.
+- `send` makes exactly one `put_logs` call, with the SDK's retries switched off, grouping
+  entries into one `LogEntryBatch` per record type in order of first appearance and
+  keeping record order within each group. Failures are classified, never retried here:
+  429/5xx/timeouts/connection errors -> `RetryableSinkError` (with the server's
+  Retry-After), 401/403/404 -> `CredentialsRejectedError`, other 4xx -> `PermanentSinkError`.
+- Messages carry status codes, OCI error codes, request ids and counts, never signer or key
+  material or headers.
+
+Wire format: the body is serialized here with orjson and handed to the real SDK client as
+bytes (`BaseClient.call_api` sends `str`/`bytes` bodies as they are, still signed with
+`x-content-sha256`). It is the same JSON document the SDK builds from `PutLogsDetails`
+models (same keys, same order, same values; compact separators and raw UTF-8 instead of
+`\\uXXXX` escapes); `to_put_logs_details` builds the model form for comparison. Building
+thousands of model objects and running `sanitize_for_serialization` over them costs more
+than the HTTP request itself (see the test module's benchmark note).
+"""
+
+from __future__ import annotations
+
+import email.utils
+import functools
+import json
+import re
+import threading
+import time
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import oci
+import orjson
+from circuitbreaker import CircuitBreakerError
+
+from auditship.errors import (
+    CredentialsRejectedError,
+    PermanentSinkError,
+    RetryableSinkError,
+)
+from auditship.model import ObjectRef, Record
+from auditship.sinks.base import BatchLimits, Delivery, Prepared, RecordRefused
+
+# The service documents "each entry should be less than 1 MB" without saying whether MB is
+# 10**6 or 2**20 or exactly what is measured; we measure the whole serialized entry
+# (escaped data + id + time, a superset of `data`) against the decimal megabyte, less a
+# margin for whatever framing the service counts that we do not.
+ENTRY_LIMIT_BYTES = 1_000_000
+DEFAULT_MAX_ENTRY_BYTES = ENTRY_LIMIT_BYTES - 1_024
+
+# The request size limit is undocumented. Oracle's own fluentd plugin flushes at >= 9 MiB,
+# which suggests a ~10 MB ceiling; 4 MiB leaves a wide margin, keeps one request's memory
+# and upload time small inside a function, and is still far above what `DEFAULT_MAX_ENTRIES`
+# typical audit records (1-4 KB) fill, so it costs no throughput.
+DEFAULT_MAX_REQUEST_BYTES = 4 * 1024 * 1024
+
+# The per-request entry limit is undocumented too. 1,000 is what the careful peers use
+# (DataDog's OCI forwarder, adibirzu's Data Safe shipper), amortizes the per-request cost
+# (signing, TLS round trip) over enough records, and bounds what one retried or
+# dead-lettered batch re-sends.
+DEFAULT_MAX_ENTRIES = 1_000
+
+DEFAULT_SOURCE = "oci-audit-ship"
+DEFAULT_TYPE = "com.oraclecloud.audit"
+
+# Namespace for ids derived from content; fixed forever so ids stay stable across releases.
+ID_NAMESPACE = uuid.UUID("5b0c6f2e-8a4e-5d3a-9c1e-6f0d2b7a4c11")
+
+_ENVELOPE_HEAD = b'{"specversion":"1.0","logEntryBatches":['
+_ENVELOPE_TAIL = b"]}"
+ENVELOPE_BYTES = len(_ENVELOPE_HEAD) + len(_ENVELOPE_TAIL)
+# Fixed bytes of one LogEntryBatch around its entries and string values, plus the comma
+# that separates it from the previous batch.
+_BATCH_FIXED_BYTES = len(
+    b'{"entries":[],"source":,"type":,"subject":,"defaultlogentrytime":}'
+) + len(b",")
+_RFC3339_MS_JSON_BYTES = len(b'"2024-01-01T00:00:00.000Z"')
+_CANONICAL_TIME = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z")
+_SERVICE_MESSAGE_MAX = 300
+
+
+@dataclass(frozen=True, slots=True)
+class LogEntryPayload:
+    """One PutLogs entry, already serialized.
+
+    `entry_json` is the exact wire JSON of the entry object (`{"data":..,"id":..,"time":..}`);
+    `type` is the LogEntryBatch it belongs to; `time` is the canonical RFC 3339 UTC
+    millisecond time, or None to inherit the batch's `defaultlogentrytime`.
+    """
+
+    entry_json: bytes
+    id: str
+    type: str
+    time: str | None
+
+
+class OciLoggingSink:
+    """Writes records to one OCI Logging custom log with `LoggingClient.put_logs`.
+
+    The client should be dedicated to this sink: `send` sets `client.base_client.timeout`
+    for each call (the SDK has no per-operation timeout). Build it with
+    `circuit_breaker_strategy=oci.circuit_breaker.NoCircuitBreakerStrategy()`: the SDK's
+    default circuit breaker is shared process-wide and opens after 10 consecutive 429/5xx,
+    refusing calls for 30 s without trying; the pipeline's own backoff is the policy. If it
+    does open, `send` reports it as retryable with the breaker's remaining time.
+    """
+
+    name = "oci-logging"
+
+    def __init__(
+        self,
+        client: oci.loggingingestion.LoggingClient,
+        log_id: str,
+        *,
+        max_request_bytes: int = DEFAULT_MAX_REQUEST_BYTES,
+        max_entries: int = DEFAULT_MAX_ENTRIES,
+        max_entry_bytes: int = DEFAULT_MAX_ENTRY_BYTES,
+        source: str = DEFAULT_SOURCE,
+        default_type: str = DEFAULT_TYPE,
+    ) -> None:
+        if not log_id or not log_id.strip():
+            raise ValueError("log_id must be a non-empty log OCID")
+        if max_entries < 1:
+            raise ValueError("max_entries must be at least 1")
+        if not source or not default_type:
+            raise ValueError("source and default_type must be non-empty")
+        # One entry of the largest accepted size must fit in a request with its batch
+        # framing, or such a record could be prepared but never sent.
+        worst_framing = ENVELOPE_BYTES + _BATCH_FIXED_BYTES + 2 * 1024
+        if max_entry_bytes < 64 or max_request_bytes < max_entry_bytes + worst_framing:
+            raise ValueError(
+                f"max_request_bytes ({max_request_bytes}) must exceed max_entry_bytes "
+                f"({max_entry_bytes}) by at least {worst_framing} bytes of framing"
+            )
+        self._client = client
+        self.log_id = log_id
+        self.max_request_bytes = max_request_bytes
+        self.max_entries = max_entries
+        self.max_entry_bytes = max_entry_bytes
+        self.source = source
+        self.default_type = default_type
+        self._source_json = orjson.dumps(source)
+        # `max_bytes` leaves room for the request envelope; each item's size already
+        # includes the cost of the LogEntryBatch it might open, and the comma between
+        # entries is the separator.
+        self.limits = BatchLimits(
+            max_bytes=max_request_bytes - ENVELOPE_BYTES,
+            max_items=max_entries,
+            separator_bytes=1,
+        )
+        self._lock = threading.Lock()
+
+    # -- prepare ------------------------------------------------------------------------
+
+    def prepare(self, record: Record, obj: ObjectRef) -> Prepared:
+        """Serialize `record` as one PutLogs entry; raise `RecordRefused` if too large."""
+        body = record.body
+        data = _compact_json(body, record)
+        own_id = body.get("id")
+        if isinstance(own_id, str) and own_id.strip():
+            entry_id = own_id
+        else:
+            entry_id = str(uuid.uuid5(ID_NAMESPACE, data))
+        rtype = body.get("type")
+        if not isinstance(rtype, str) or not rtype.strip():
+            rtype = self.default_type
+        when = _canonical_time(record.event_time)
+        entry: dict[str, str] = {"data": data, "id": entry_id}
+        if when is not None:
+            entry["time"] = when
+        entry_json = orjson.dumps(entry)
+        if len(entry_json) > self.max_entry_bytes:
+            raise RecordRefused(
+                f"PutLogs entry is {len(entry_json)} bytes serialized; the limit is "
+                f"{self.max_entry_bytes} bytes (service: each entry under "
+                f"{ENTRY_LIMIT_BYTES} bytes)"
+            )
+        size = len(entry_json) + _batch_overhead(self._source_json, rtype, str(obj))
+        return Prepared(
+            record_index=record.index,
+            payload=LogEntryPayload(entry_json, entry_id, rtype, when),
+            size=size,
+        )
+
+    # -- send ---------------------------------------------------------------------------
+
+    def build_body(self, batch: list[Prepared], obj: ObjectRef) -> bytes:
+        """The exact request body `send` posts for `batch` (JSON, UTF-8)."""
+        subject_json = orjson.dumps(str(obj))
+        # One list of pieces and a single join: concatenating per batch would copy the
+        # multi-MiB body several times.
+        parts: list[bytes] = [_ENVELOPE_HEAD]
+        for n, (rtype, entries) in enumerate(_group_by_type(batch).items()):
+            times = [e.time for e in entries if e.time is not None]
+            # Canonical times compare correctly as strings.
+            default_time = min(times) if times else _now_rfc3339()
+            parts.append(b'{"entries":[' if n == 0 else b',{"entries":[')
+            first = True
+            for e in entries:
+                if not first:
+                    parts.append(b",")
+                parts.append(e.entry_json)
+                first = False
+            parts.append(
+                b'],"source":'
+                + self._source_json
+                + b',"type":'
+                + orjson.dumps(rtype)
+                + b',"subject":'
+                + subject_json
+                + b',"defaultlogentrytime":"'
+                + default_time.encode("ascii")
+                + b'"}'
+            )
+        parts.append(_ENVELOPE_TAIL)
+        return b"".join(parts)
+
+    def to_put_logs_details(
+        self, batch: list[Prepared], obj: ObjectRef
+    ) -> oci.loggingingestion.models.PutLogsDetails:
+        """The same request as SDK model objects (slower; for comparison and debugging).
+
+        Times are passed as the canonical strings: given `datetime`s the SDK would write
+        microseconds (or no fraction at all when they are zero) instead of milliseconds.
+        `sanitize_for_serialization` of the result, dumped compactly, equals `build_body`.
+        """
+        models = oci.loggingingestion.models
+        batches = []
+        for rtype, entries in _group_by_type(batch).items():
+            times = [e.time for e in entries if e.time is not None]
+            batches.append(
+                models.LogEntryBatch(
+                    entries=[
+                        models.LogEntry(
+                            data=orjson.loads(e.entry_json)["data"], id=e.id, time=e.time
+                        )
+                        for e in entries
+                    ],
+                    source=self.source,
+                    type=rtype,
+                    subject=str(obj),
+                    defaultlogentrytime=min(times) if times else _now_rfc3339(),
+                )
+            )
+        return models.PutLogsDetails(specversion="1.0", log_entry_batches=batches)
+
+    def send(self, batch: list[Prepared], obj: ObjectRef, timeout: float) -> Delivery:
+        """One PutLogs attempt for `batch`, bounded by `timeout` seconds per socket wait.
+
+        `timeout` bounds connecting and each wait for the server (requests' semantics), not
+        the total transfer; with bodies of a few MiB on a healthy link that is the same.
+        """
+        if not batch:
+            return Delivery(accepted=0)
+        body = self.build_body(batch, obj)
+        seconds = max(float(timeout), 0.05)
+        base_client = self._client.base_client
+        with self._lock:
+            saved = base_client.timeout
+            base_client.timeout = (seconds, seconds)
+            try:
+                self._client.put_logs(
+                    self.log_id,
+                    body,
+                    # The pipeline's deadline-bounded loop (backoff, jitter, Retry-After,
+                    # dead letter) is the retry strategy. SDK retries would sleep and
+                    # re-send past the function's deadline and hide the Retry-After.
+                    retry_strategy=oci.retry.NoneRetryStrategy(),
+                )
+            except oci.exceptions.ServiceError as exc:
+                raise _classify_service_error(exc, len(batch), obj) from exc
+            except CircuitBreakerError as exc:
+                remaining = getattr(getattr(exc, "_circuit_breaker", None), "open_remaining", None)
+                raise RetryableSinkError(
+                    f"PutLogs for {obj}: SDK circuit breaker open after repeated 429/5xx; "
+                    f"{len(batch)} entries not sent",
+                    retry_after=float(remaining) if isinstance(remaining, int | float) else None,
+                ) from None
+            except (oci.exceptions.RequestException, oci.exceptions.ConnectTimeout) as exc:
+                # Timeouts, resets, refused connections: the request may or may not have
+                # been accepted; a retry re-sends the same ids.
+                raise RetryableSinkError(
+                    f"PutLogs for {obj}: {_transport_kind(exc)} after up to {seconds:.1f}s; "
+                    f"{len(batch)} entries, {len(body)} bytes"
+                ) from exc
+            finally:
+                base_client.timeout = saved
+        return Delivery(accepted=len(batch))
+
+    def close(self) -> None:
+        """Release pooled connections; the sink is not used afterwards."""
+        session = getattr(self._client.base_client, "session", None)
+        if session is not None:
+            session.close()
+
+
+# -- helpers ----------------------------------------------------------------------------
+
+
+def _compact_json(body: dict[str, Any], record: Record) -> str:
+    try:
+        return orjson.dumps(body).decode("utf-8")
+    except orjson.JSONEncodeError:
+        # orjson refuses integers beyond 64 bits and lone surrogates (both of which the
+        # stdlib parser produces); the stdlib encoder writes them exactly, as ASCII with
+        # \u escapes. NaN/Infinity are not JSON: refuse.
+        try:
+            return json.dumps(body, separators=(",", ":"), allow_nan=False)
+        except (TypeError, ValueError) as exc:
+            raise RecordRefused(
+                f"record {record.index} cannot be serialized as JSON: {type(exc).__name__}"
+            ) from None
+
+
+def _group_by_type(batch: list[Prepared]) -> dict[str, list[LogEntryPayload]]:
+    groups: dict[str, list[LogEntryPayload]] = {}
+    for item in batch:
+        payload: LogEntryPayload = item.payload
+        groups.setdefault(payload.type, []).append(payload)
+    return groups
+
+
+@functools.lru_cache(maxsize=4096)
+def _batch_overhead(source_json: bytes, rtype: str, subject: str) -> int:
+    """Bytes one LogEntryBatch costs besides its entries (and the comma before it)."""
+    return (
+        _BATCH_FIXED_BYTES
+        + len(source_json)
+        + len(orjson.dumps(rtype))
+        + len(orjson.dumps(subject))
+        + _RFC3339_MS_JSON_BYTES
+    )
+
+
+def _canonical_time(value: str | None) -> str | None:
+    """RFC 3339 UTC with milliseconds (`2024-05-01T12:00:00.123Z`), or None if absent or
+    unparseable (the entry then takes its batch's default time)."""
+    if value is None:
+        return None
+    if _CANONICAL_TIME.fullmatch(value):
+        return value
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=UTC)
+    return _format_time(parsed.astimezone(UTC))
+
+
+def _format_time(moment: datetime) -> str:
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+
+
+def _now_rfc3339() -> str:
+    return _format_time(datetime.now(UTC))
+
+
+def _classify_service_error(
+    exc: oci.exceptions.ServiceError, count: int, obj: ObjectRef
+) -> Exception:
+    status = int(exc.status)
+    what = (
+        f"PutLogs for {obj}: HTTP {status} {exc.code or ''}".rstrip()
+        + f" (opc-request-id {exc.request_id or 'none'})"
+    )
+    detail = _safe_service_message(exc.message)
+    if status in (401, 403, 404):
+        # NotAuthenticated, NotAuthorizedOrNotFound on the log: nothing will get through.
+        return CredentialsRejectedError(f"{what}: log not writable with these credentials")
+    if status == 429 or status == 408 or status >= 500:
+        return RetryableSinkError(
+            f"{what}: {count} entries not accepted{detail}",
+            retry_after=_retry_after(exc.headers),
+        )
+    return PermanentSinkError(f"{what}: {count} entries refused{detail}")
+
+
+def _safe_service_message(message: object) -> str:
+    """The service's own error text, shortened; dropped if it echoes anything auth-like."""
+    if not isinstance(message, str) or not message:
+        return ""
+    lowered = message.lower()
+    if any(word in lowered for word in ("signature", "authorization", "keyid", "private key")):
+        return ""
+    text = " ".join(message.split())
+    if len(text) > _SERVICE_MESSAGE_MAX:
+        text = text[:_SERVICE_MESSAGE_MAX] + "..."
+    return f": {text}"
+
+
+def _retry_after(headers: Any) -> float | None:
+    """Seconds from a Retry-After header (delta-seconds or HTTP-date), or None."""
+    if not headers:
+        return None
+    try:
+        raw = headers.get("retry-after") or headers.get("Retry-After")
+    except AttributeError:
+        return None
+    if not raw:
+        return None
+    raw = str(raw).strip()
+    try:
+        return max(0.0, float(raw))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(raw)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, when.timestamp() - time.time())
+
+
+def _transport_kind(exc: Exception) -> str:
+    """A short, secret-free name for a transport failure (the SDK's text includes URLs)."""
+    if isinstance(exc, oci.exceptions.ConnectTimeout):
+        return "connect timeout"
+    cause = exc.args[0] if exc.args else None
+    name = type(cause).__name__ if isinstance(cause, BaseException) else ""
+    if "Timeout" in name:
+        return "read timeout"
+    if "Connection" in name:
+        return "connection error"
+    return "transport error"

@@ -1,0 +1,35 @@
+"""Writes the normalized records as NDJSON to a binary stream (stdout by default).
+
+The lines are exactly what the Logz.io sink would post, so `--to stdout` previews a
+shipment. Always accepts; used by the operator command and the bundled sample.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import BinaryIO
+
+from auditship.model import ObjectRef, Record
+from auditship.sinks.base import BatchLimits, Delivery, Prepared
+from auditship.sinks.logzio import LogzioSink
+
+
+class StdoutSink:
+    name = "stdout"
+
+    def __init__(self, stream: BinaryIO | None = None, log_type: str = "oci-audit") -> None:
+        self._stream = stream if stream is not None else sys.stdout.buffer
+        # Same line format as Logz.io; the token is never used.
+        self._format = LogzioSink("http://unused.invalid", "", log_type=log_type)
+        self.limits = BatchLimits(max_bytes=1024 * 1024, max_items=10_000, separator_bytes=1)
+
+    def prepare(self, record: Record, obj: ObjectRef) -> Prepared:
+        return self._format.prepare(record, obj)
+
+    def send(self, batch: list[Prepared], obj: ObjectRef, timeout: float) -> Delivery:
+        self._stream.write(b"".join([p.payload + b"\n" for p in batch]))
+        return Delivery(accepted=len(batch))
+
+    def close(self) -> None:
+        self._stream.flush()
+        self._format.close()
