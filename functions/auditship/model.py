@@ -94,6 +94,7 @@ class Summary:
     bytes_out: int = 0  # bytes handed to the sink (before transport compression)
     seconds: float = 0.0
     complete: bool = True
+    credentials_rejected: bool = False  # the sink refused our credentials: stop the call
     errors: list[str] = field(default_factory=list)
 
     def add(self, other: Summary) -> None:
@@ -104,6 +105,7 @@ class Summary:
             setattr(self, name, getattr(self, name) + getattr(other, name))
         self.seconds += other.seconds
         self.complete = self.complete and other.complete
+        self.credentials_rejected = self.credentials_rejected or other.credentials_rejected
         self.errors.extend(other.errors)
 
     def to_json_dict(self) -> dict[str, Any]:

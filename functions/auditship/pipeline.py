@@ -425,6 +425,8 @@ class _Run:
             self.unhandled_from = batch.first_index
         if isinstance(outcome, _NotSent):
             return
+        if isinstance(outcome, CredentialsRejectedError):
+            self.summary.credentials_rejected = True
         self._fail(str(outcome))
         raise _Stop
 

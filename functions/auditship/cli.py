@@ -1,0 +1,166 @@
+"""The operator command (`scripts/ship.py`): the functions' code, run from a laptop.
+
+    python scripts/ship.py SOURCE... [--to stdout|logzio|oci-logging]
+
+SOURCE is a local file (gzip or plain) or oci://<namespace>/<bucket>/<object>; a trailing
+`/` means every object under that prefix. Records go to stdout (default), Logz.io or an
+OCI Logging custom log. One JSON summary line goes to stderr. Exit codes: 0 everything
+delivered; 1 some records were dead-lettered; 2 something was not delivered (call again
+to resume); 3 bad usage or configuration.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Callable
+
+import orjson
+
+from auditship.config import Settings
+from auditship.deadletter import LocalDeadLetterStore, ObjectStorageDeadLetterStore
+from auditship.deadline import Deadline
+from auditship.errors import AuditShipError, ConfigError
+from auditship.ledger import NullLedger, ObjectStorageLedger
+from auditship.logs import configure_logging
+from auditship.model import Summary
+from auditship.runner import Runtime, build_sink, normalizer_for, ship_all, ship_options_for
+from auditship.sources import LocalReader, ObjectStorageReader, parse_source
+
+EXIT_OK, EXIT_REJECTED, EXIT_INCOMPLETE, EXIT_USAGE = 0, 1, 2, 3
+_PROGRESS_MIN_BYTES = 16 * 1024 * 1024
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="ship.py",
+        description="Ship OCI audit objects (Service Connector output) to stdout, Logz.io "
+        "or an OCI Logging custom log.",
+    )
+    p.add_argument("sources", nargs="+", metavar="SOURCE", help="file, or oci://ns/bucket/obj")
+    p.add_argument("--to", choices=("stdout", "logzio", "oci-logging"), default="stdout")
+    p.add_argument("--logzio-url", help="listener URL (env LOGZIO_URL; default US, port 8071)")
+    p.add_argument("--logzio-token", help="shipping token (env LOGZIO_TOKEN)")
+    p.add_argument("--logzio-type", help="Logz.io log type (env LOGZIO_TYPE; default oci-audit)")
+    p.add_argument("--log-id", help="OCI Logging custom log OCID (env OCI_LOG_ID)")
+    p.add_argument("--config-file", help="OCI config file (default ~/.oci/config)")
+    p.add_argument("--profile", default=os.environ.get("OCI_CLI_PROFILE", "DEFAULT"))
+    p.add_argument(
+        "--dead-letter-dir",
+        default="dead-letter",
+        help="where rejected records of local sources go (default ./dead-letter); oci:// "
+        "sources dead-letter into their bucket under DEAD_LETTER_PREFIX",
+    )
+    p.add_argument("--force", action="store_true", help="ship objects already marked shipped")
+    p.add_argument("--filter-actions", help="keep only these data.request.action values, e.g. "
+                   "POST,PUT,DELETE (env FILTER_ACTIONS; default: keep all)")  # fmt: skip
+    p.add_argument("--no-redact", action="store_true", help="do not redact credential fields")
+    p.add_argument("--objectstorage-endpoint", help="env OCI_OBJECTSTORAGE_ENDPOINT")
+    p.add_argument("--logging-endpoint", help="env OCI_LOGGING_INGESTION_ENDPOINT")
+    p.add_argument("--progress", choices=("auto", "always", "never"), default="auto")
+    return p
+
+
+def _settings(args: argparse.Namespace, env: dict[str, str]) -> Settings:
+    overrides = {
+        "LOGZIO_URL": args.logzio_url,
+        "LOGZIO_TOKEN": args.logzio_token,
+        "LOGZIO_TYPE": args.logzio_type,
+        "OCI_LOG_ID": args.log_id,
+        "FILTER_ACTIONS": args.filter_actions,
+        "REDACT_PATHS": "none" if args.no_redact else None,
+        "OCI_OBJECTSTORAGE_ENDPOINT": args.objectstorage_endpoint,
+        "OCI_LOGGING_INGESTION_ENDPOINT": args.logging_endpoint,
+    }
+    merged = dict(env)
+    merged.update({k: v for k, v in overrides.items() if v is not None})
+    return Settings.from_mapping(merged)
+
+
+def _progress(args: argparse.Namespace, total_bytes: int | None) -> Callable[[int], None] | None:
+    wanted = args.progress == "always" or (
+        args.progress == "auto"
+        and sys.stderr.isatty()
+        and (total_bytes is None or total_bytes >= _PROGRESS_MIN_BYTES)
+    )
+    if not wanted:
+        return None
+    from tqdm import tqdm
+
+    bar = tqdm(total=None, unit="B", unit_scale=True, desc="decompressed", file=sys.stderr)
+    last = [0]
+
+    def update(done: int) -> None:
+        if done < last[0]:  # next object
+            last[0] = 0
+        bar.update(done - last[0])
+        last[0] = done
+
+    return update
+
+
+def run(argv: list[str] | None = None, env: dict[str, str] | None = None) -> int:
+    configure_logging()
+    args = build_parser().parse_args(argv)
+    env = dict(os.environ if env is None else env)
+    try:
+        settings = _settings(args, env)
+        parsed = [parse_source(s) for s in args.sources]
+        remote = [(ref, is_prefix) for ref, is_prefix in parsed if not ref.is_local]
+        local = [ref for ref, _ in parsed if ref.is_local]
+        clients = None
+        if remote or args.to == "oci-logging" or settings.logzio_token_secret_ocid:
+            from auditship.oci_clients import OciClients
+
+            clients = OciClients(
+                settings, auth="config_file", config_file=args.config_file, profile=args.profile
+            )
+        sink = build_sink(args.to, settings, clients)
+    except AuditShipError as exc:
+        print(f"ship.py: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    total = Summary()
+    try:
+        base = dict(
+            sink=sink,
+            normalizer=normalizer_for(settings),
+            options=ship_options_for(settings, force=args.force),
+        )
+        if local:
+            sizes = [os.path.getsize(r.name) for r in local if os.path.isfile(r.name)]
+            runtime = Runtime(
+                reader=LocalReader(),
+                dead_letters=LocalDeadLetterStore(args.dead_letter_dir),
+                ledger=NullLedger(),
+                **base,  # type: ignore[arg-type]
+            )
+            total.add(
+                ship_all(local, [], runtime, Deadline.unlimited(), _progress(args, sum(sizes)))
+            )
+        if remote:
+            assert clients is not None
+            reader = ObjectStorageReader(clients.object_storage)
+            runtime = Runtime(
+                reader=reader,
+                dead_letters=ObjectStorageDeadLetterStore(
+                    clients.object_storage, settings.dead_letter_prefix
+                ),
+                ledger=ObjectStorageLedger(clients.object_storage, settings.ledger_prefix),
+                lister=reader.list,
+                own_prefixes=(settings.dead_letter_prefix, settings.ledger_prefix),
+                **base,  # type: ignore[arg-type]
+            )
+            objects = [r for r, is_prefix in remote if not is_prefix]
+            prefixes = [(r.namespace, r.bucket, r.name) for r, is_prefix in remote if is_prefix]
+            bar = _progress(args, None)
+            total.add(ship_all(objects, prefixes, runtime, Deadline.unlimited(), bar))
+    except ConfigError as exc:
+        print(f"ship.py: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    finally:
+        sink.close()
+    sys.stderr.write(orjson.dumps(total.to_json_dict()).decode() + "\n")
+    if not total.complete:
+        return EXIT_INCOMPLETE
+    return EXIT_REJECTED if total.rejected else EXIT_OK

@@ -1,0 +1,128 @@
+"""The fdk handler shared by every function: parse the payload, ship, answer a summary.
+
+Per container (not per call) we build the settings, the OCI clients with resource-principal
+auth, and the sink with its persistent HTTP session: the SDK leaks memory when signers are
+re-created, and reusing connections saves a TLS handshake per call.
+
+Success is answered only when every record of every named object was delivered or
+dead-lettered. Otherwise the handler raises, so fdk answers an error (fdk turns any status
+but 200/502/504 into 200, so an exception is the only reliable failure signal); the
+summary is logged as one JSON line either way, and the checkpoint lets a retry resume.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import os
+import sys
+import threading
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+
+from auditship.config import Settings
+from auditship.deadletter import ObjectStorageDeadLetterStore
+from auditship.deadline import Deadline
+from auditship.errors import AuditShipError
+from auditship.events import parse_invocation
+from auditship.ledger import ObjectStorageLedger
+from auditship.logs import configure_logging
+from auditship.oci_clients import OciClients
+from auditship.runner import Runtime, build_sink, normalizer_for, ship_all, ship_options_for
+from auditship.sources import ObjectStorageReader
+
+log = logging.getLogger("auditship")
+
+_DEFAULT_BUDGET_SECONDS = 300.0  # the longest a synchronous OCI function may run
+
+
+class ShipFailedError(Exception):
+    """Raised to make fdk report a failed invocation. The message is the summary JSON."""
+
+
+class _Container:
+    """What lives as long as the function container: built on the first call."""
+
+    def __init__(self, sink_kind: str) -> None:
+        self.sink_kind = sink_kind
+        self._lock = threading.Lock()
+        self._key: tuple[Any, ...] | None = None
+        self.settings: Settings | None = None
+        self.clients: OciClients | None = None
+        self.runtime: Runtime | None = None
+
+    def runtime_for(self, config: dict[str, str], force: bool) -> Runtime:
+        with self._lock:
+            key = tuple(sorted(config.items()))
+            if self.runtime is None or key != self._key:
+                settings = Settings.from_mapping(config)
+                clients = OciClients(settings, auth=config.get("OCI_AUTH", "resource_principal"))
+                sink = build_sink(self.sink_kind, settings, clients)
+                if self.runtime is not None:
+                    self.runtime.sink.close()
+                reader = ObjectStorageReader(clients.object_storage)
+                self.runtime = Runtime(
+                    reader=reader,
+                    sink=sink,
+                    normalizer=normalizer_for(settings),
+                    dead_letters=ObjectStorageDeadLetterStore(
+                        clients.object_storage, settings.dead_letter_prefix
+                    ),
+                    ledger=ObjectStorageLedger(clients.object_storage, settings.ledger_prefix),
+                    options=ship_options_for(settings),
+                    lister=reader.list,
+                    own_prefixes=(settings.dead_letter_prefix, settings.ledger_prefix),
+                )
+                self.settings, self.clients, self._key = settings, clients, key
+            runtime = self.runtime
+        runtime.options.force = force
+        return runtime
+
+
+def _deadline(ctx: Any) -> Deadline:
+    try:
+        raw = ctx.Deadline()
+        when = datetime.fromisoformat(str(raw).replace("Z", "+00:00"))
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=UTC)
+        return Deadline.after((when - datetime.now(UTC)).total_seconds())
+    except (AttributeError, TypeError, ValueError):
+        return Deadline.after(_DEFAULT_BUDGET_SECONDS)
+
+
+def _function_config(ctx: Any) -> dict[str, str]:
+    try:
+        config = ctx.Config()
+    except AttributeError:
+        config = os.environ
+    return {str(k): str(v) for k, v in dict(config).items()}
+
+
+def make_handler(sink_kind: str) -> Callable[..., Any]:
+    """Build the fdk entry point for a function whose records go to `sink_kind`."""
+    container = _Container(sink_kind)
+
+    def handler(ctx: Any, data: io.BytesIO | bytes | None = None) -> Any:
+        from fdk import response
+
+        configure_logging()
+        payload = data.getvalue() if isinstance(data, io.BytesIO) else (data or b"")
+        try:
+            invocation = parse_invocation(payload)
+            runtime = container.runtime_for(_function_config(ctx), invocation.force)
+            summary = ship_all(invocation.objects, invocation.prefixes, runtime, _deadline(ctx))
+        except AuditShipError as exc:
+            log.error("invocation failed: %s", exc)
+            raise ShipFailedError(orjson.dumps({"error": str(exc)}).decode()) from None
+        body = orjson.dumps(summary.to_json_dict()).decode()
+        print(body, file=sys.stderr, flush=True)  # one line per call in the function log
+        if not summary.complete:
+            raise ShipFailedError(body)
+        return response.Response(
+            ctx, response_data=body, headers={"Content-Type": "application/json"}
+        )
+
+    return handler

@@ -1,0 +1,116 @@
+"""OCI SDK clients, built once per container (the SDK leaks memory when signers and
+clients are created per call) and pointed at overridable endpoints.
+
+Auth: resource principals inside OCI Functions; the OCI config file for the operator
+command. Endpoint overrides (settings `OCI_OBJECTSTORAGE_ENDPOINT`,
+`OCI_LOGGING_INGESTION_ENDPOINT`, `OCI_SECRETS_ENDPOINT`) let the same code talk to
+private endpoints or to loopback test servers.
+"""
+
+from __future__ import annotations
+
+import base64
+import threading
+import time
+from typing import Any
+
+from auditship.config import Settings
+from auditship.errors import ConfigError, CredentialsRejectedError, SourceError
+
+_SECRET_TTL_SECONDS = 300  # re-read the Vault secret now and then so rotations take effect
+
+
+class OciClients:
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        auth: str = "resource_principal",
+        config_file: str | None = None,
+        profile: str = "DEFAULT",
+    ) -> None:
+        import oci
+
+        self._settings = settings
+        if auth == "resource_principal":
+            self._signer = oci.auth.signers.get_resource_principals_signer()
+            self._config: dict[str, Any] = {"region": self._signer.region}
+        elif auth == "config_file":
+            try:
+                self._config = oci.config.from_file(
+                    config_file or oci.config.DEFAULT_LOCATION, profile
+                )
+            except (oci.exceptions.ConfigFileNotFound, oci.exceptions.ProfileNotFound) as exc:
+                raise ConfigError(f"OCI config file: {type(exc).__name__}") from None
+            self._signer = oci.signer.Signer.from_config(self._config)  # type: ignore[no-untyped-call]
+        else:
+            raise ConfigError(f"unknown auth mode {auth!r}")
+        self._lock = threading.Lock()
+        self._clients: dict[str, Any] = {}
+        self._secret_cache: dict[str, tuple[float, str]] = {}
+
+    def _client(self, kind: str) -> Any:
+        import oci
+
+        with self._lock:
+            client = self._clients.get(kind)
+            if client is not None:
+                return client
+            factories = {
+                "objectstorage": (
+                    oci.object_storage.ObjectStorageClient,
+                    self._settings.objectstorage_endpoint,
+                ),
+                "ingestion": (
+                    oci.loggingingestion.LoggingClient,
+                    self._settings.logging_ingestion_endpoint,
+                ),
+                "secrets": (oci.secrets.SecretsClient, self._settings.secrets_endpoint),
+            }
+            cls, endpoint = factories[kind]
+            kwargs: dict[str, Any] = {"signer": self._signer}
+            if endpoint:
+                kwargs["service_endpoint"] = endpoint
+            # Our own loops retry with the function's deadline in mind; the SDK's default
+            # strategy could sleep for minutes past it.
+            kwargs["retry_strategy"] = oci.retry.NoneRetryStrategy()
+            # The SDK's process-wide circuit breaker would turn a burst of 503s into 30 s of
+            # refusals for every client; retries and give-ups are decided by our loops.
+            kwargs["circuit_breaker_strategy"] = oci.circuit_breaker.NoCircuitBreakerStrategy()
+            client = cls(self._config, **kwargs)
+            self._clients[kind] = client
+            return client
+
+    @property
+    def object_storage(self) -> Any:
+        return self._client("objectstorage")
+
+    @property
+    def logging_ingestion(self) -> Any:
+        return self._client("ingestion")
+
+    def secret_text(self, secret_ocid: str) -> str:
+        """The current value of a Vault secret (base64 content decoded as UTF-8)."""
+        import oci
+
+        now = time.monotonic()
+        cached = self._secret_cache.get(secret_ocid)
+        if cached and now - cached[0] < _SECRET_TTL_SECONDS:
+            return cached[1]
+        try:
+            bundle = self._client("secrets").get_secret_bundle(secret_id=secret_ocid)
+            content = bundle.data.secret_bundle_content.content
+            text = base64.b64decode(content).decode("utf-8").strip()
+        except oci.exceptions.ServiceError as exc:
+            if exc.status in (401, 403, 404):
+                raise CredentialsRejectedError(
+                    f"cannot read the Logz.io token secret (HTTP {exc.status} {exc.code}); "
+                    "check the function's policy: read secret-bundles for that secret"
+                ) from None
+            raise SourceError(f"reading the token secret failed with HTTP {exc.status}") from None
+        except (ValueError, UnicodeDecodeError, AttributeError):
+            raise ConfigError("the token secret's content is not base64 UTF-8 text") from None
+        if not text:
+            raise ConfigError("the token secret is empty")
+        self._secret_cache[secret_ocid] = (now, text)
+        return text

@@ -1,0 +1,58 @@
+#!/usr/bin/env python3
+"""Copy the shared core (functions/auditship) into each function folder before `fn deploy`.
+
+fn builds a function with its own folder as the Docker build context, so code outside the
+folder never reaches the image. The copies are git-ignored: functions/auditship stays the
+one source of truth.
+
+    python scripts/vendor_core.py                 # every function folder, in place
+    python scripts/vendor_core.py FOLDER --out DIR  # one folder, copied to DIR (tests)
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+CORE = ROOT / "functions" / "auditship"
+
+
+def function_folders() -> list[Path]:
+    return sorted(p.parent for p in (ROOT / "functions").glob("*/func.py"))
+
+
+def vendor(folder: Path, out: Path | None = None) -> Path:
+    target = folder
+    if out is not None:
+        if out.exists():
+            shutil.rmtree(out)
+        shutil.copytree(folder, out, ignore=shutil.ignore_patterns("auditship", "__pycache__"))
+        target = out
+    dest = target / "auditship"
+    if dest.exists():
+        shutil.rmtree(dest)
+    shutil.copytree(CORE, dest, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+    return target
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("folders", nargs="*", type=Path, help="function folders (default: all)")
+    parser.add_argument("--out", type=Path, help="copy the (single) folder here first")
+    args = parser.parse_args(argv)
+    folders = args.folders or function_folders()
+    if args.out is not None and len(folders) != 1:
+        parser.error("--out takes exactly one function folder")
+    for folder in folders:
+        if not (folder / "func.py").is_file():
+            parser.error(f"{folder}: not a function folder (no func.py)")
+        done = vendor(folder.resolve(), args.out)
+        print(f"vendored auditship into {done}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
