@@ -41,9 +41,15 @@ DEFAULT_MAX_RECORD_BYTES = 8 * 1024 * 1024
 Parsed = tuple[int, dict[str, Any]]  # (decompressed offset, record)
 
 
-def _is_incomplete(exc: orjson.JSONDecodeError, length: int) -> bool:
-    """True when the parser ran off the end of the piece (more bytes could fix it)."""
-    return exc.pos >= length
+def _ran_off_the_end(exc: orjson.JSONDecodeError, piece: bytes | memoryview) -> bool:
+    """True when the parser stopped because the piece ended (more bytes could fix it).
+
+    orjson reports the error position in characters, not bytes, so for non-ASCII input the
+    position is compared with the decoded length (only on this error path)."""
+    if exc.pos >= len(piece):
+        return True
+    text = bytes(piece).decode("utf-8", "surrogateescape")
+    return exc.pos >= len(text)
 
 
 class RecordSplitter:
@@ -124,7 +130,7 @@ class RecordSplitter:
                 try:
                     obj = loads(view[pos:end])
                 except orjson.JSONDecodeError as exc:
-                    if exc.pos >= end - pos and end - pos <= limit:
+                    if end - pos <= limit and _ran_off_the_end(exc, view[pos:end]):
                         if j + 1 < n_cuts:
                             j += 1
                             end, nxt = cuts[j]
@@ -188,9 +194,11 @@ class RecordSplitter:
         try:
             orjson.loads(piece)
         except orjson.JSONDecodeError as exc:
-            if exc.pos >= len(piece):
+            if _ran_off_the_end(exc, piece):
                 return "record is cut off: the stream ends inside it"
-            at = self._base + start + exc.pos
+            # orjson counts characters; report the byte offset of that character
+            chars = bytes(piece).decode("utf-8", "surrogateescape")[: exc.pos]
+            at = self._base + start + len(chars.encode("utf-8", "surrogateescape"))
             return f"invalid JSON at decompressed byte {at}: {exc.msg}"
         return "invalid JSON"  # pragma: no cover
 
