@@ -38,7 +38,7 @@ import time
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import oci
 import orjson
@@ -90,19 +90,37 @@ _CANONICAL_TIME = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z")
 _SERVICE_MESSAGE_MAX = 300
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class LogEntryPayload:
-    """One PutLogs entry, already serialized.
+    """One PutLogs entry (`Prepared.payload`), already serialized for the wire.
 
-    `entry_json` is the exact wire JSON of the entry object (`{"data":..,"id":..,"time":..}`);
-    `type` is the LogEntryBatch it belongs to; `time` is the canonical RFC 3339 UTC
-    millisecond time, or None to inherit the batch's `defaultlogentrytime`.
+    The dataclass fields are the LogEntry's own (`data`: the record's compact JSON, `id`,
+    `time`: canonical RFC 3339 UTC milliseconds or None to inherit the batch's
+    `defaultlogentrytime`), so `orjson.dumps(payload)` (how the pipeline dead-letters a
+    refused batch) gives the same `{"data", "id", "time"}` document as the SDK's LogEntry.
+    `type` (the LogEntryBatch it belongs to) and `entry_json` (the exact wire JSON of the
+    entry object) are extra slots, not fields, so they stay out of that document.
     """
 
-    entry_json: bytes
+    __slots__ = ("data", "entry_json", "id", "time", "type")
+    data: str
     id: str
-    type: str
     time: str | None
+
+    def __init__(self, data: str, id: str, time: str | None, type: str) -> None:
+        entry: dict[str, str] = {"data": data, "id": id}
+        if time is not None:
+            entry["time"] = time
+        set_ = object.__setattr__
+        set_(self, "data", data)
+        set_(self, "id", id)
+        set_(self, "time", time)
+        set_(self, "type", type)
+        set_(self, "entry_json", orjson.dumps(entry))
+
+    if TYPE_CHECKING:
+        type: str
+        entry_json: bytes
 
 
 class OciLoggingSink:
@@ -175,11 +193,8 @@ class OciLoggingSink:
         rtype = body.get("type")
         if not isinstance(rtype, str) or not rtype.strip():
             rtype = self.default_type
-        when = _canonical_time(record.event_time)
-        entry: dict[str, str] = {"data": data, "id": entry_id}
-        if when is not None:
-            entry["time"] = when
-        entry_json = orjson.dumps(entry)
+        payload = LogEntryPayload(data, entry_id, _canonical_time(record.event_time), rtype)
+        entry_json = payload.entry_json
         if len(entry_json) > self.max_entry_bytes:
             raise RecordRefused(
                 f"PutLogs entry is {len(entry_json)} bytes serialized; the limit is "
@@ -187,9 +202,15 @@ class OciLoggingSink:
                 f"{ENTRY_LIMIT_BYTES} bytes)"
             )
         size = len(entry_json) + _batch_overhead(self._source_json, rtype, str(obj))
+        if size > self.limits.max_bytes:
+            # Only reachable with an enormous type or object name: it could never be sent.
+            raise RecordRefused(
+                f"PutLogs entry with its batch framing is {size} bytes; a request may carry "
+                f"at most {self.limits.max_bytes} bytes of batches"
+            )
         return Prepared(
             record_index=record.index,
-            payload=LogEntryPayload(entry_json, entry_id, rtype, when),
+            payload=payload,
             size=size,
         )
 
@@ -241,12 +262,7 @@ class OciLoggingSink:
             times = [e.time for e in entries if e.time is not None]
             batches.append(
                 models.LogEntryBatch(
-                    entries=[
-                        models.LogEntry(
-                            data=orjson.loads(e.entry_json)["data"], id=e.id, time=e.time
-                        )
-                        for e in entries
-                    ],
+                    entries=[models.LogEntry(data=e.data, id=e.id, time=e.time) for e in entries],
                     source=self.source,
                     type=rtype,
                     subject=str(obj),
