@@ -1,0 +1,45 @@
+locals {
+  bucket_name = coalesce(var.bucket_name, "${var.name_prefix}-audit")
+  namespace   = data.oci_objectstorage_namespace.this.namespace
+
+  # The connector writes "<prefix>/<connector ocid>/<start>_<end>.<n>.log.gz".
+  connector_prefix_path = "${var.connector_object_prefix}/"
+
+  audit_source_compartment = coalesce(var.audit_source_compartment_ocid, var.tenancy_ocid)
+  # Connector Hub sentinels (valid only in log_sources, never as a Logging log group id).
+  audit_log_group = var.include_subcompartments ? "_Audit_Include_Subcompartment" : "_Audit"
+  # Logging query filter; the explicit `or` chain is the form known to work in connectors.
+  audit_filter = "(${join(" or ", [for a in var.audit_actions : "data.request.action='${a}'"])})"
+
+  log_compartment    = coalesce(var.log_compartment_ocid, var.compartment_ocid)
+  secret_compartment = coalesce(var.logzio_secret_compartment_ocid, var.compartment_ocid)
+  policy_compartment = coalesce(var.policy_compartment_ocid, var.tenancy_ocid)
+
+  logzio_secret_ocid = var.create_logzio_secret ? one(oci_vault_secret.logzio_token[*].id) : var.logzio_token_secret_ocid
+  subnet_id          = var.create_network ? one(oci_core_subnet.functions[*].id) : var.subnet_ocid
+
+  # Function name => image and config. Config key names are read by functions/ and are final.
+  function_specs = {
+    "logzio-shipper" = {
+      enabled = var.enable_logzio_function
+      image   = var.logzio_image
+      config = {
+        LOGZIO_URL               = var.logzio_listener_url
+        LOGZIO_TOKEN_SECRET_OCID = local.logzio_secret_ocid
+        LOGZIO_TYPE              = var.logzio_type
+        DEAD_LETTER_PREFIX       = var.dead_letter_prefix
+        LEDGER_PREFIX            = var.logzio_ledger_prefix
+      }
+    }
+    "oci-logging-shipper" = {
+      enabled = var.enable_logging_function
+      image   = var.logging_image
+      config = {
+        OCI_LOG_ID         = one(oci_logging_log.reingest[*].id)
+        DEAD_LETTER_PREFIX = var.dead_letter_prefix
+        LEDGER_PREFIX      = var.logging_ledger_prefix
+      }
+    }
+  }
+  functions = { for name, spec in local.function_specs : name => spec if spec.enabled }
+}

@@ -1,0 +1,64 @@
+output "bucket_name" {
+  description = "Bucket the connector writes to (and the functions write dead letters and markers into)."
+  value       = oci_objectstorage_bucket.audit.name
+}
+
+output "namespace" {
+  description = "Object Storage namespace of the bucket."
+  value       = local.namespace
+}
+
+output "connector_object_prefix" {
+  description = "Prefix of the connector's objects; the Events rule and the lifecycle rule match only this."
+  value       = local.connector_prefix_path
+}
+
+output "service_connector_id" {
+  description = "OCID of the Service Connector."
+  value       = oci_sch_service_connector.audit.id
+}
+
+output "events_rule_id" {
+  description = "OCID of the Events rule that invokes the functions."
+  value       = oci_events_rule.object_created.id
+}
+
+output "application_id" {
+  description = "OCID of the Functions application."
+  value       = oci_functions_application.this.id
+}
+
+output "function_ids" {
+  description = "Function name => OCID (for `fn invoke` or replay)."
+  value       = { for name, f in oci_functions_function.shipper : name => f.id }
+}
+
+output "log_group_id" {
+  description = "OCID of the log group."
+  value       = oci_logging_log_group.this.id
+}
+
+output "custom_log_id" {
+  description = "OCID of the re-ingestion custom log (OCI_LOG_ID), or null when the Logging function is off."
+  value       = one(oci_logging_log.reingest[*].id)
+}
+
+output "invoke_log_id" {
+  description = "OCID of the functions invocation log."
+  value       = oci_logging_log.invoke.id
+}
+
+output "logzio_token_secret_ocid" {
+  description = "OCID of the Vault secret the Logz.io function reads."
+  value       = local.logzio_secret_ocid
+}
+
+output "subnet_id" {
+  description = "Subnet of the Functions application."
+  value       = local.subnet_id
+}
+
+output "dynamic_group_names" {
+  description = "Function name => dynamic group name."
+  value       = { for name, dg in oci_identity_dynamic_group.shipper : name => dg.name }
+}

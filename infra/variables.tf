@@ -1,0 +1,503 @@
+# ---------------------------------------------------------------------------------------
+# Where
+# ---------------------------------------------------------------------------------------
+
+variable "tenancy_ocid" {
+  description = "OCID of the tenancy (root compartment). Dynamic groups live here; it is also the default audit source."
+  type        = string
+
+  validation {
+    condition     = can(regex("^ocid1\\.tenancy\\.oc[0-9]+\\.\\.[a-z0-9]+$", var.tenancy_ocid))
+    error_message = "tenancy_ocid must look like ocid1.tenancy.oc1..<id>."
+  }
+}
+
+variable "compartment_ocid" {
+  description = "Compartment for the bucket, connector, events rule, functions and (by default) the logs."
+  type        = string
+
+  validation {
+    condition     = can(regex("^ocid1\\.(compartment|tenancy)\\.oc[0-9]+\\.\\.[a-z0-9]+$", var.compartment_ocid))
+    error_message = "compartment_ocid must be a compartment (or tenancy) OCID."
+  }
+}
+
+variable "region" {
+  description = "Region to deploy into, e.g. eu-frankfurt-1. Also names the Object Storage service principal for lifecycle."
+  type        = string
+
+  validation {
+    condition     = can(regex("^[a-z]{2,}(-[a-z]+)+-[0-9]+$", var.region))
+    error_message = "region must be an OCI region identifier such as us-ashburn-1."
+  }
+}
+
+variable "home_region" {
+  description = "The tenancy's home region, where IAM resources must be written. null = same as region."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.home_region == null || can(regex("^[a-z]{2,}(-[a-z]+)+-[0-9]+$", var.home_region))
+    error_message = "home_region must be an OCI region identifier such as us-ashburn-1, or null."
+  }
+}
+
+variable "oci_config_profile" {
+  description = "Profile in ~/.oci/config used by the provider. null = the provider's default."
+  type        = string
+  default     = null
+}
+
+variable "name_prefix" {
+  description = "Prefix for every resource name (bucket, connector, functions app, dynamic groups, policies). Dynamic group and policy names must be unique in the tenancy."
+  type        = string
+  default     = "audit-ship"
+
+  validation {
+    condition     = can(regex("^[a-z][a-z0-9-]{1,28}[a-z0-9]$", var.name_prefix))
+    error_message = "name_prefix must be 3-30 characters of lower-case letters, digits and '-', starting with a letter."
+  }
+}
+
+variable "freeform_tags" {
+  description = "Free-form tags added to every taggable resource."
+  type        = map(string)
+  default     = {}
+}
+
+# ---------------------------------------------------------------------------------------
+# Bucket and retention
+# ---------------------------------------------------------------------------------------
+
+variable "bucket_name" {
+  description = "Name of the bucket the connector writes to. null = \"<name_prefix>-audit\"."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.bucket_name == null || can(regex("^[A-Za-z0-9_.-]{1,256}$", var.bucket_name))
+    error_message = "bucket_name may contain only letters, digits, '_', '.' and '-' (1-256 characters)."
+  }
+}
+
+variable "bucket_kms_key_id" {
+  description = "Optional customer-managed Vault key for the bucket. null = Oracle-managed encryption."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.bucket_kms_key_id == null || can(regex("^ocid1\\.key\\.", var.bucket_kms_key_id))
+    error_message = "bucket_kms_key_id must be a Vault key OCID (ocid1.key....) or null."
+  }
+}
+
+variable "connector_object_prefix" {
+  description = "Object name prefix of the connector's output (objects land under \"<prefix>/<connector ocid>/...\"). The lifecycle rule and the Events rule both match only this prefix."
+  type        = string
+  default     = "audit"
+
+  validation {
+    condition     = can(regex("^[A-Za-z0-9][A-Za-z0-9_.-]*$", var.connector_object_prefix))
+    error_message = "connector_object_prefix must be one path segment without '/' (letters, digits, '_', '.', '-')."
+  }
+}
+
+variable "processed_retention_days" {
+  description = "Days after which the connector's output objects are deleted by the lifecycle rule."
+  type        = number
+  default     = 3
+
+  validation {
+    condition     = var.processed_retention_days >= 1 && var.processed_retention_days <= 3650 && floor(var.processed_retention_days) == var.processed_retention_days
+    error_message = "processed_retention_days must be a whole number between 1 and 3650."
+  }
+}
+
+variable "dead_letter_prefix" {
+  description = "Prefix under which the functions write dead letters (function config DEAD_LETTER_PREFIX). Must not overlap the connector's prefix or the ledger prefixes."
+  type        = string
+  default     = "dead-letter/"
+
+  validation {
+    condition     = can(regex("^[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+)*/$", var.dead_letter_prefix))
+    error_message = "dead_letter_prefix must be a relative path ending in '/', e.g. dead-letter/."
+  }
+  validation {
+    # The connector lifecycle rule and the Events rule match "<connector_object_prefix>/";
+    # dead letters under it would be deleted early and would re-trigger the functions.
+    condition = !startswith(var.dead_letter_prefix, "${var.connector_object_prefix}/") && !startswith("${var.connector_object_prefix}/", var.dead_letter_prefix) && alltrue([
+      for p in [var.logzio_ledger_prefix, var.logging_ledger_prefix] :
+      !startswith(p, var.dead_letter_prefix) && !startswith(var.dead_letter_prefix, p)
+    ])
+    error_message = "dead_letter_prefix must not overlap connector_object_prefix or the ledger prefixes."
+  }
+}
+
+variable "dead_letter_retention_days" {
+  description = "Days to keep dead letters. Must be longer than processed_retention_days. null = keep them until removed by hand."
+  type        = number
+  default     = 30
+
+  validation {
+    condition     = var.dead_letter_retention_days == null || try(var.dead_letter_retention_days > var.processed_retention_days && var.dead_letter_retention_days <= 3650 && floor(var.dead_letter_retention_days) == var.dead_letter_retention_days, false)
+    error_message = "dead_letter_retention_days must be null or a whole number of days greater than processed_retention_days (at most 3650)."
+  }
+}
+
+variable "logzio_ledger_prefix" {
+  description = "Prefix for the Logz.io function's done-markers (function config LEDGER_PREFIX)."
+  type        = string
+  default     = "shipped/logzio/"
+
+  validation {
+    condition     = can(regex("^[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+)*/$", var.logzio_ledger_prefix)) && !startswith(var.logzio_ledger_prefix, "${var.connector_object_prefix}/")
+    error_message = "logzio_ledger_prefix must be a relative path ending in '/' outside the connector's prefix."
+  }
+  validation {
+    # Both functions process the same objects; a shared ledger would make one skip the other's work.
+    condition     = !startswith(var.logzio_ledger_prefix, var.logging_ledger_prefix) && !startswith(var.logging_ledger_prefix, var.logzio_ledger_prefix)
+    error_message = "logzio_ledger_prefix and logging_ledger_prefix must be different, non-nested prefixes."
+  }
+}
+
+variable "logging_ledger_prefix" {
+  description = "Prefix for the OCI Logging function's done-markers (function config LEDGER_PREFIX)."
+  type        = string
+  default     = "shipped/oci-logging/"
+
+  validation {
+    condition     = can(regex("^[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+)*/$", var.logging_ledger_prefix)) && !startswith(var.logging_ledger_prefix, "${var.connector_object_prefix}/")
+    error_message = "logging_ledger_prefix must be a relative path ending in '/' outside the connector's prefix."
+  }
+}
+
+variable "ledger_retention_days" {
+  description = "Days to keep done-markers. At least processed_retention_days, so a re-delivered event for a still-present object is recognised as done."
+  type        = number
+  default     = 7
+
+  validation {
+    condition     = try(var.ledger_retention_days >= var.processed_retention_days && var.ledger_retention_days <= 3650 && floor(var.ledger_retention_days) == var.ledger_retention_days, false)
+    error_message = "ledger_retention_days must be a whole number >= processed_retention_days (at most 3650)."
+  }
+}
+
+# ---------------------------------------------------------------------------------------
+# Service Connector
+# ---------------------------------------------------------------------------------------
+
+variable "audit_source_compartment_ocid" {
+  description = "Compartment whose _Audit log is read. null = the tenancy (with include_subcompartments, the whole tenancy)."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.audit_source_compartment_ocid == null || can(regex("^ocid1\\.(compartment|tenancy)\\.oc[0-9]+\\.\\.[a-z0-9]+$", var.audit_source_compartment_ocid))
+    error_message = "audit_source_compartment_ocid must be a compartment or tenancy OCID, or null."
+  }
+}
+
+variable "include_subcompartments" {
+  description = "Read _Audit of the source compartment and all its children (_Audit_Include_Subcompartment) instead of that compartment alone (_Audit)."
+  type        = bool
+  default     = true
+}
+
+variable "audit_actions" {
+  description = "HTTP methods (data.request.action) of the audit records to ship. Reads (GET/HEAD) are excluded by default."
+  type        = list(string)
+  default     = ["POST", "PUT", "DELETE"]
+
+  validation {
+    condition     = length(var.audit_actions) > 0 && alltrue([for a in var.audit_actions : contains(["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"], a)])
+    error_message = "audit_actions must be a non-empty list of upper-case HTTP methods (GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS)."
+  }
+}
+
+variable "rollover_size_mb" {
+  description = "Connector batch rollover size in MB: an object is written when this much has accumulated."
+  type        = number
+  default     = 100
+
+  validation {
+    condition     = var.rollover_size_mb >= 1 && var.rollover_size_mb <= 100 && floor(var.rollover_size_mb) == var.rollover_size_mb
+    error_message = "rollover_size_mb must be a whole number from 1 to 100."
+  }
+}
+
+variable "rollover_time_ms" {
+  description = "Connector batch rollover time in milliseconds: an object is written at least this often. 420000 (7 min) is the largest value seen in Oracle's own stacks."
+  type        = number
+  default     = 420000
+
+  validation {
+    condition     = var.rollover_time_ms >= 60000 && var.rollover_time_ms <= 420000 && floor(var.rollover_time_ms) == var.rollover_time_ms
+    error_message = "rollover_time_ms must be a whole number from 60000 to 420000."
+  }
+}
+
+# ---------------------------------------------------------------------------------------
+# Functions
+# ---------------------------------------------------------------------------------------
+
+variable "enable_logzio_function" {
+  description = "Deploy the logzio-shipper function and invoke it from the Events rule."
+  type        = bool
+  default     = true
+}
+
+variable "enable_logging_function" {
+  description = "Deploy the oci-logging-shipper function (re-ingests into the custom log) and invoke it from the Events rule."
+  type        = bool
+  default     = true
+
+  validation {
+    condition     = var.enable_logging_function || var.enable_logzio_function
+    error_message = "At least one of enable_logzio_function and enable_logging_function must be true."
+  }
+}
+
+variable "logzio_image" {
+  description = "OCIR image of logzio-shipper, pushed before apply, e.g. fra.ocir.io/<ns>/audit-ship/logzio-shipper:0.1.0 (or @sha256:<digest>)."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = !var.enable_logzio_function || can(regex("^([a-z0-9-]+\\.ocir\\.io|ocir\\.[a-z0-9-]+\\.oci\\.oraclecloud\\.com)/[a-z0-9._/-]+(:[A-Za-z0-9._-]+|@sha256:[0-9a-f]{64})$", var.logzio_image))
+    error_message = "logzio_image must be an OCIR image reference with a tag or digest when enable_logzio_function is true."
+  }
+}
+
+variable "logging_image" {
+  description = "OCIR image of oci-logging-shipper, pushed before apply."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = !var.enable_logging_function || can(regex("^([a-z0-9-]+\\.ocir\\.io|ocir\\.[a-z0-9-]+\\.oci\\.oraclecloud\\.com)/[a-z0-9._/-]+(:[A-Za-z0-9._-]+|@sha256:[0-9a-f]{64})$", var.logging_image))
+    error_message = "logging_image must be an OCIR image reference with a tag or digest when enable_logging_function is true."
+  }
+}
+
+variable "function_memory_mb" {
+  description = "Memory of each function in MB."
+  type        = number
+  default     = 256
+
+  validation {
+    condition     = contains([128, 256, 512, 1024, 2048, 3072], var.function_memory_mb)
+    error_message = "function_memory_mb must be one of 128, 256, 512, 1024, 2048, 3072."
+  }
+}
+
+variable "function_timeout_seconds" {
+  description = "Timeout of each function in seconds (300 is the maximum for the synchronous invocations Events makes)."
+  type        = number
+  default     = 300
+
+  validation {
+    condition     = var.function_timeout_seconds >= 5 && var.function_timeout_seconds <= 300 && floor(var.function_timeout_seconds) == var.function_timeout_seconds
+    error_message = "function_timeout_seconds must be a whole number from 5 to 300."
+  }
+}
+
+variable "application_shape" {
+  description = "Functions application shape; must match the architecture of the images."
+  type        = string
+  default     = "GENERIC_X86"
+
+  validation {
+    condition     = contains(["GENERIC_X86", "GENERIC_ARM", "GENERIC_X86_ARM"], var.application_shape)
+    error_message = "application_shape must be GENERIC_X86, GENERIC_ARM or GENERIC_X86_ARM."
+  }
+}
+
+variable "logzio_listener_url" {
+  description = "Logz.io bulk listener, https://<listener host>:8071 (function config LOGZIO_URL)."
+  type        = string
+  default     = "https://listener.logz.io:8071"
+
+  validation {
+    condition     = can(regex("^https://[a-z0-9.-]+(:[0-9]{1,5})?/?$", var.logzio_listener_url))
+    error_message = "logzio_listener_url must be an https URL of a listener host with an optional port, e.g. https://listener-eu.logz.io:8071."
+  }
+}
+
+variable "logzio_type" {
+  description = "Logz.io log type (function config LOGZIO_TYPE)."
+  type        = string
+  default     = "oci-audit"
+
+  validation {
+    condition     = can(regex("^[A-Za-z0-9_.-]{1,100}$", var.logzio_type))
+    error_message = "logzio_type must be 1-100 characters without spaces (letters, digits, '_', '.', '-')."
+  }
+}
+
+# ---------------------------------------------------------------------------------------
+# Logz.io token (Vault secret)
+# ---------------------------------------------------------------------------------------
+
+variable "logzio_token_secret_ocid" {
+  description = "OCID of an existing Vault secret holding the Logz.io shipping token. Preferred: the token then never enters Terraform state. Required when the Logz.io function is enabled and create_logzio_secret is false."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.logzio_token_secret_ocid == null ? (!var.enable_logzio_function || var.create_logzio_secret) : (can(regex("^ocid1\\.vaultsecret\\.", var.logzio_token_secret_ocid)) && !var.create_logzio_secret)
+    error_message = "Set logzio_token_secret_ocid (an ocid1.vaultsecret... OCID) when the Logz.io function is enabled, unless create_logzio_secret is true; do not set both."
+  }
+}
+
+variable "logzio_secret_compartment_ocid" {
+  description = "Compartment of the Logz.io token secret (used to scope the read policy, and to create the secret when asked). null = compartment_ocid."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.logzio_secret_compartment_ocid == null || can(regex("^ocid1\\.(compartment|tenancy)\\.oc[0-9]+\\.\\.[a-z0-9]+$", var.logzio_secret_compartment_ocid))
+    error_message = "logzio_secret_compartment_ocid must be a compartment OCID or null."
+  }
+}
+
+variable "create_logzio_secret" {
+  description = "Create the Vault secret from logzio_token. The token is then stored in Terraform state in plain text; protect the state accordingly."
+  type        = bool
+  default     = false
+}
+
+variable "logzio_token" {
+  description = "Logz.io shipping token, only used when create_logzio_secret is true."
+  type        = string
+  default     = null
+  sensitive   = true
+
+  validation {
+    condition     = !var.create_logzio_secret || can(regex("^[A-Za-z0-9]{16,64}$", var.logzio_token))
+    error_message = "logzio_token (16-64 letters and digits) is required when create_logzio_secret is true."
+  }
+}
+
+variable "vault_ocid" {
+  description = "Existing Vault in which to create the secret (create_logzio_secret only)."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = !var.create_logzio_secret || can(regex("^ocid1\\.vault\\.", var.vault_ocid))
+    error_message = "vault_ocid (ocid1.vault...) is required when create_logzio_secret is true."
+  }
+}
+
+variable "vault_key_ocid" {
+  description = "Master encryption key in that Vault for the secret (create_logzio_secret only)."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = !var.create_logzio_secret || can(regex("^ocid1\\.key\\.", var.vault_key_ocid))
+    error_message = "vault_key_ocid (ocid1.key...) is required when create_logzio_secret is true."
+  }
+}
+
+# ---------------------------------------------------------------------------------------
+# Logging
+# ---------------------------------------------------------------------------------------
+
+variable "log_compartment_ocid" {
+  description = "Compartment for the log group, the custom log and the invocation log. null = compartment_ocid. The Logging function's log-content grant is scoped to this compartment."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.log_compartment_ocid == null || can(regex("^ocid1\\.(compartment|tenancy)\\.oc[0-9]+\\.\\.[a-z0-9]+$", var.log_compartment_ocid))
+    error_message = "log_compartment_ocid must be a compartment OCID or null."
+  }
+}
+
+variable "log_retention_days" {
+  description = "Retention of the custom and invocation logs in days (OCI allows 30-day steps up to 180)."
+  type        = number
+  default     = 30
+
+  validation {
+    condition     = contains([30, 60, 90, 120, 150, 180], var.log_retention_days)
+    error_message = "log_retention_days must be one of 30, 60, 90, 120, 150, 180."
+  }
+}
+
+# ---------------------------------------------------------------------------------------
+# IAM
+# ---------------------------------------------------------------------------------------
+
+variable "policy_compartment_ocid" {
+  description = "Compartment the policies are attached to. null = the tenancy. It must be the same as, or an ancestor of, every compartment the statements name."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.policy_compartment_ocid == null || can(regex("^ocid1\\.(compartment|tenancy)\\.oc[0-9]+\\.\\.[a-z0-9]+$", var.policy_compartment_ocid))
+    error_message = "policy_compartment_ocid must be a compartment or tenancy OCID, or null."
+  }
+}
+
+# ---------------------------------------------------------------------------------------
+# Network
+# ---------------------------------------------------------------------------------------
+
+variable "create_network" {
+  description = "Create a VCN with a private subnet, NAT gateway (to Logz.io) and service gateway (OCIR, Object Storage, Vault, Logging). false = use subnet_ocid."
+  type        = bool
+  default     = false
+}
+
+variable "subnet_ocid" {
+  description = "Existing private subnet for the Functions application; it needs egress to Logz.io (NAT) and to Oracle services (service gateway). Required unless create_network is true."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.create_network ? var.subnet_ocid == null : can(regex("^ocid1\\.subnet\\.", var.subnet_ocid))
+    error_message = "Set subnet_ocid (ocid1.subnet...) or create_network = true, not both."
+  }
+}
+
+variable "network_security_group_ids" {
+  description = "Optional NSGs for the Functions application."
+  type        = list(string)
+  default     = []
+}
+
+variable "vcn_cidr" {
+  description = "CIDR of the VCN created when create_network is true."
+  type        = string
+  default     = "10.0.0.0/16"
+
+  validation {
+    condition     = can(cidrhost(var.vcn_cidr, 0))
+    error_message = "vcn_cidr must be an IPv4 CIDR block."
+  }
+}
+
+variable "subnet_cidr" {
+  description = "CIDR of the private functions subnet created when create_network is true; must lie inside vcn_cidr."
+  type        = string
+  default     = "10.0.1.0/24"
+
+  validation {
+    condition     = can(cidrhost(var.subnet_cidr, 0))
+    error_message = "subnet_cidr must be an IPv4 CIDR block."
+  }
+}
+
+variable "egress_tcp_ports" {
+  description = "TCP ports the created subnet may reach on the internet through the NAT gateway (HTTPS and the Logz.io listener)."
+  type        = list(number)
+  default     = [443, 8071]
+
+  validation {
+    condition     = length(var.egress_tcp_ports) > 0 && alltrue([for p in var.egress_tcp_ports : p >= 1 && p <= 65535 && floor(p) == p])
+    error_message = "egress_tcp_ports must be a non-empty list of TCP port numbers."
+  }
+}
