@@ -66,7 +66,7 @@ def test_any_objects_in_any_layout_come_back_exactly(
     assert recs == objs
 
 
-@settings(max_examples=50)
+@settings(max_examples=100)
 @given(
     objs=st.lists(json_objects, min_size=1, max_size=6),
     junk=st.sampled_from([b"garbage", b'{"broken": tru}', b"]]", b'"str"', b"123"]),

@@ -107,18 +107,6 @@ class Settings:
             raise ConfigError("invalid configuration: " + "; ".join(errors))
         return cls(**kwargs)
 
-    def require(self, *keys: str) -> None:
-        """Raise one ConfigError naming every required key that is empty."""
-        missing = [k for k in keys if not getattr(self, _attr(k))]
-        if missing:
-            raise ConfigError("missing configuration: " + ", ".join(missing))
-
-
-def _attr(key: str) -> str:
-    return {
-        "LOGZIO_TOKEN_SECRET_OCID or LOGZIO_TOKEN": "logzio_token_secret_ocid",
-    }.get(key, key.lower())
-
 
 def _url(raw: str) -> str:
     if not raw.startswith(("https://", "http://")):

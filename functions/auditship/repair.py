@@ -148,10 +148,10 @@ class RecordSplitter:
                 pos = nxt
                 i = j + 1
                 continue
-            # A real error in the stretch pos..cuts[i]: salvage a valid leading record,
-            # reject the rest of that stretch, and go on from the next candidate.
+            # A real error in pos..end: salvage a valid leading record (a record followed
+            # by junk), else reject the first piece and go on from the next candidate.
             first_end, first_next = cuts[i]
-            salvaged = self._salvage(pos, first_end)
+            salvaged = self._salvage(pos, end)
             if salvaged is not None:
                 used, rec = salvaged
                 yield (base + pos, rec)

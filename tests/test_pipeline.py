@@ -1,0 +1,320 @@
+"""ship_object end to end: real gzip objects, a loopback Logz.io listener, the real oci SDK
+against a loopback Object Storage. Every record ends up delivered or dead-lettered."""
+
+from __future__ import annotations
+
+import gzip
+import json
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+from auditgen import records, render
+from auditship.deadletter import LocalDeadLetterStore, ObjectStorageDeadLetterStore
+from auditship.deadline import Deadline
+from auditship.ledger import NullLedger, ObjectStorageLedger
+from auditship.model import ObjectRef, Summary
+from auditship.normalize import Normalizer
+from auditship.pipeline import RetryPolicy, ShipOptions, ship_object
+from auditship.sinks.logzio import LogzioSink
+from auditship.sources import LocalReader, ObjectStorageReader
+from conftest import BUCKET, NAMESPACE, TOKEN
+from fakes import FakeLogzioListener, FakeObjectStorage
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+FAST_RETRY = RetryPolicy(base_seconds=0.01, cap_seconds=0.05, max_attempts=8)
+
+
+def make_object(tmp_path: Path, n: int = 300, layout: str = "connector", seed: int = 1) -> tuple[
+    Path, list[dict[str, Any]]
+]:  # fmt: skip
+    gen = records(seed=seed, tricky_ratio=0.2)
+    recs = [next(gen) for _ in range(n)]
+    import random
+
+    path = tmp_path / f"obj-{layout}-{seed}.log.gz"
+    path.write_bytes(gzip.compress(render(recs, layout, random.Random(seed))))
+    return path, recs
+
+
+def ship_local(
+    path: Path,
+    listener: FakeLogzioListener,
+    tmp_path: Path,
+    *,
+    max_batch_bytes: int = 64 * 1024,
+    deadline: Deadline | None = None,
+    margin: float = 0.0,
+) -> Summary:
+    sink = LogzioSink(listener.url, TOKEN, max_batch_bytes=max_batch_bytes)
+    try:
+        return ship_object(
+            ObjectRef(str(path)),
+            reader=LocalReader(),
+            sink=sink,
+            normalizer=Normalizer(),
+            dead_letters=LocalDeadLetterStore(str(tmp_path / "dlq")),
+            ledger=NullLedger(),
+            deadline=deadline or Deadline.unlimited(),
+            options=ShipOptions(retry=FAST_RETRY, deadline_margin_seconds=margin),
+        )
+    finally:
+        sink.close()
+
+
+def dead_letters(folder: Path) -> list[dict[str, Any]]:
+    out: list[dict[str, Any]] = []
+    for f in sorted(folder.glob("**/*.ndjson")):
+        out.extend(json.loads(line) for line in f.read_text().splitlines())
+    return out
+
+
+def assert_accounted(summary: Summary) -> None:
+    assert summary.records == (
+        summary.shipped + summary.rejected + summary.filtered + summary.skipped
+    ), summary
+
+
+def test_every_record_arrives_once_in_order(listener: FakeLogzioListener, tmp_path: Path) -> None:
+    path, recs = make_object(tmp_path, 400)
+    summary = ship_local(path, listener, tmp_path)
+    assert summary.complete
+    assert summary.shipped == 400
+    assert summary.batches > 1
+    assert [r["id"] for r in listener.accepted] == [r["id"] for r in recs]
+    assert all(r["type"] == "oci-audit" for r in listener.accepted)
+    assert all(
+        r["@timestamp"] == src["time"] for r, src in zip(listener.accepted, recs, strict=True)
+    )
+    assert all(len(r.body_length.__str__()) for r in listener.requests)
+    assert max(r.uncompressed_length for r in listener.requests) <= 64 * 1024
+    assert_accounted(summary)
+
+
+def test_transient_failures_are_retried_without_loss_or_duplicates(
+    listener: FakeLogzioListener, tmp_path: Path
+) -> None:
+    path, recs = make_object(tmp_path, 300)
+    listener.script([503, (429, {"Retry-After": "0"}), "reset", 500, "ok", 502])
+    summary = ship_local(path, listener, tmp_path)
+    assert summary.complete, summary.errors
+    assert [r["id"] for r in listener.accepted] == [r["id"] for r in recs]
+
+
+@settings(
+    max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(script=st.lists(st.sampled_from([500, 502, 503, 429, "reset", "ok"]), max_size=12))
+def test_any_transient_failure_sequence_loses_nothing(tmp_path: Path, script: list[Any]) -> None:
+    path, recs = make_object(tmp_path, 120, seed=3)
+    with FakeLogzioListener(tokens={TOKEN}) as listener:
+        listener.script(script)
+        summary = ship_local(path, listener, tmp_path, max_batch_bytes=32 * 1024)
+    delivered = [r["id"] for r in listener.accepted]
+    assert len(delivered) == len(set(delivered)), "nothing is delivered twice"
+    assert delivered == [r["id"] for r in recs[: len(delivered)]], "delivered in order"
+    longest_outage = max(
+        (len(run) for run in "".join("x" if a != "ok" else " " for a in script).split()),
+        default=0,
+    )
+    if longest_outage < FAST_RETRY.max_attempts:
+        assert summary.complete
+        assert len(delivered) == len(recs)
+    else:  # the retry budget ran out: reported, and the rest is left for a re-run
+        assert not summary.complete
+        assert "gave up" in summary.errors[0]
+
+
+def test_partial_400_dead_letters_the_batch_with_reason(tmp_path: Path) -> None:
+    path, recs = make_object(tmp_path, 50)
+    with FakeLogzioListener(tokens={TOKEN}, max_line_bytes=2070) as small_lines:
+        summary = ship_local(path, small_lines, tmp_path, max_batch_bytes=1024 * 1024)
+    assert summary.complete
+    assert_accounted(summary)
+    letters = dead_letters(tmp_path / "dlq")
+    assert summary.rejected > 0
+    assert {d["stage"] for d in letters} == {"sink"}
+    assert all("Logz.io answered 400" in d["reason"] for d in letters)
+    # nothing lost: what Logz.io took plus what was dead-lettered covers every record
+    got = {r["id"] for r in small_lines.accepted} | {json.loads(d["raw"])["id"] for d in letters}
+    assert got == {r["id"] for r in recs}
+
+
+def test_bad_bytes_are_dead_lettered_and_the_rest_ships(
+    listener: FakeLogzioListener, tmp_path: Path
+) -> None:
+    gen = records(seed=9)
+    good = [next(gen) for _ in range(5)]
+    body = (
+        b"".join(orjson.dumps(r) for r in good[:2])
+        + b"{oops}\n"
+        + b"\n".join(orjson.dumps(r) for r in good[2:])
+    )
+    path = tmp_path / "mixed.log.gz"
+    path.write_bytes(gzip.compress(body))
+    summary = ship_local(path, listener, tmp_path)
+    assert summary.complete
+    assert (summary.shipped, summary.rejected) == (5, 1)
+    [letter] = dead_letters(tmp_path / "dlq")
+    assert letter["raw"] == "{oops}"
+    assert letter["object"] == str(path)
+    assert letter["offset"] == body.index(b"{oops}")
+    assert "invalid JSON" in letter["reason"]
+
+
+def test_truncated_gzip_ships_what_came_before_and_records_the_fault(
+    listener: FakeLogzioListener, tmp_path: Path
+) -> None:
+    path, recs = make_object(tmp_path, 400, layout="ndjson")
+    blob = path.read_bytes()
+    path.write_bytes(blob[: len(blob) * 2 // 3])
+    summary = ship_local(path, listener, tmp_path)
+    assert summary.complete  # retrying cannot fix the bytes; everything decodable is handled
+    assert 0 < summary.shipped < 400
+    assert_accounted(summary)
+    letters = dead_letters(tmp_path / "dlq")
+    stages = [d["stage"] for d in letters]
+    assert "decode" in stages
+    decode = letters[stages.index("decode")]
+    assert "truncated gzip" in decode["reason"]
+    assert str(path) in decode["reason"]
+    assert [r["id"] for r in listener.accepted] == [r["id"] for r in recs[: summary.shipped]]
+
+
+def test_rejected_token_stops_and_reports_incomplete(tmp_path: Path) -> None:
+    path, _ = make_object(tmp_path, 50)
+    with FakeLogzioListener(tokens={"other"}) as strict:
+        summary = ship_local(path, strict, tmp_path)
+    assert not summary.complete
+    assert summary.credentials_rejected
+    assert any("rejected the shipping token" in e for e in summary.errors)
+    assert TOKEN not in json.dumps(summary.to_json_dict())
+
+
+# -- Object Storage: ledger, checkpoints, ranged resume -------------------------------------
+def os_ship(
+    obj: ObjectRef,
+    client: Any,
+    listener: FakeLogzioListener,
+    *,
+    deadline: Deadline | None = None,
+    force: bool = False,
+    max_batch_bytes: int = 32 * 1024,
+    retry: RetryPolicy = FAST_RETRY,
+) -> Summary:
+    reader = ObjectStorageReader(client, chunk_bytes=16 * 1024)
+    obj = reader.head(obj)
+    sink = LogzioSink(listener.url, TOKEN, max_batch_bytes=max_batch_bytes)
+    try:
+        return ship_object(
+            obj,
+            reader=reader,
+            sink=sink,
+            normalizer=Normalizer(),
+            dead_letters=ObjectStorageDeadLetterStore(client, "dead-letter/"),
+            ledger=ObjectStorageLedger(client, "shipped/"),
+            deadline=deadline or Deadline.unlimited(),
+            options=ShipOptions(retry=retry, deadline_margin_seconds=0.0, force=force),
+        )
+    finally:
+        sink.close()
+
+
+def put_object(store: FakeObjectStorage, tmp_path: Path, n: int, seed: int = 1) -> tuple[
+    ObjectRef, list[dict[str, Any]]
+]:  # fmt: skip
+    path, recs = make_object(tmp_path, n, seed=seed)
+    name = "audit/ocid1.serviceconnector.oc1..x/20261101T000000Z_20261101T000700Z.0.log.gz"
+    store.put(NAMESPACE, BUCKET, name, path.read_bytes())
+    return ObjectRef(name, NAMESPACE, BUCKET), recs
+
+
+def test_second_event_for_a_shipped_object_ships_nothing(
+    object_storage: FakeObjectStorage, os_client: Any, listener: FakeLogzioListener, tmp_path: Path
+) -> None:
+    obj, recs = put_object(object_storage, tmp_path, 200)
+    first = os_ship(obj, os_client, listener)
+    assert first.complete
+    assert first.shipped == 200
+    second = os_ship(obj, os_client, listener)
+    assert second.shipped == 0
+    assert "already shipped" in second.errors[0]
+    assert len(listener.accepted) == 200
+    done = [n for n in object_storage.names(NAMESPACE, BUCKET, "shipped/") if n.endswith(".done")]
+    assert len(done) == 1
+    forced = os_ship(obj, os_client, listener, force=True)
+    assert forced.shipped == 200
+
+
+def test_rerun_after_outage_resumes_without_resending(
+    object_storage: FakeObjectStorage, os_client: Any, tmp_path: Path
+) -> None:
+    obj, recs = put_object(object_storage, tmp_path, 300)
+    # GIVEN a listener that fails for good after two batches
+    with FakeLogzioListener(tokens={TOKEN}) as failing:
+        failing.script(["ok", "ok", *[503] * 50])
+        first = os_ship(obj, os_client, failing, retry=RetryPolicy(0.001, 0.002, max_attempts=3))
+    # THEN the call reports incomplete and records how far it got
+    assert not first.complete
+    delivered_first = [r["id"] for r in failing.accepted]
+    assert 0 < len(delivered_first) < 300
+    progress = [n for n in object_storage.names(NAMESPACE, BUCKET, "shipped/") if "progress" in n]
+    assert len(progress) == 1
+    # WHEN the object is shipped again to a healthy listener
+    with FakeLogzioListener(tokens={TOKEN}) as healthy:
+        second = os_ship(obj, os_client, healthy)
+    # THEN the rest arrives and nothing is sent twice
+    assert second.complete
+    assert second.skipped == len(delivered_first)
+    assert delivered_first + [r["id"] for r in healthy.accepted] == [r["id"] for r in recs]
+
+
+def test_deadline_stops_early_and_checkpoints(
+    object_storage: FakeObjectStorage, os_client: Any, listener: FakeLogzioListener, tmp_path: Path
+) -> None:
+    obj, recs = put_object(object_storage, tmp_path, 200)
+    summary = os_ship(obj, os_client, listener, deadline=Deadline.after(0))
+    assert not summary.complete
+    assert any("deadline" in e for e in summary.errors)
+    rest = os_ship(obj, os_client, listener)
+    assert rest.complete
+    assert [r["id"] for r in listener.accepted] == [r["id"] for r in recs]
+
+
+def test_broken_download_resumes_with_a_ranged_get(
+    object_storage: FakeObjectStorage, os_client: Any, listener: FakeLogzioListener, tmp_path: Path
+) -> None:
+    obj, recs = put_object(object_storage, tmp_path, 300)
+    # HEAD, done-marker GET, checkpoint GET, then the object GET is cut and its retry gets a 503
+    object_storage.script(["ok", "ok", "ok", ("truncate", 5000), 503])
+    summary = os_ship(obj, os_client, listener)
+    assert summary.complete, summary.errors
+    assert [r["id"] for r in listener.accepted] == [r["id"] for r in recs]
+    ranges = [r.range for r in object_storage.requests if r.method == "GET" and r.range]
+    assert any(r and r.startswith("bytes=") for r in ranges)
+
+
+def test_rejects_land_in_the_bucket_dead_letter_prefix(
+    object_storage: FakeObjectStorage, os_client: Any, listener: FakeLogzioListener
+) -> None:
+    name = "audit/bad.log.gz"
+    object_storage.put(NAMESPACE, BUCKET, name, gzip.compress(b'{"a":1}{not json}\n{"b":2}'))
+    summary = os_ship(ObjectRef(name, NAMESPACE, BUCKET), os_client, listener)
+    assert summary.complete
+    assert (summary.shipped, summary.rejected) == (2, 1)
+    [letter_name] = object_storage.names(NAMESPACE, BUCKET, "dead-letter/")
+    assert letter_name.startswith(f"dead-letter/{name}/")
+    letter = json.loads(object_storage.get(NAMESPACE, BUCKET, letter_name) or b"")
+    assert letter["raw"] == "{not json}"
+    assert letter["offset"] == 7
+
+
+def test_missing_object_is_a_clear_error(
+    object_storage: FakeObjectStorage, os_client: Any, listener: FakeLogzioListener
+) -> None:
+    from auditship.errors import SourceError
+
+    with pytest.raises(SourceError, match="404"):
+        ObjectStorageReader(os_client).head(ObjectRef("nope", NAMESPACE, BUCKET))
