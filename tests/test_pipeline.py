@@ -234,7 +234,7 @@ def put_object(store: FakeObjectStorage, tmp_path: Path, n: int, seed: int = 1) 
 def test_second_event_for_a_shipped_object_ships_nothing(
     object_storage: FakeObjectStorage, os_client: Any, listener: FakeLogzioListener, tmp_path: Path
 ) -> None:
-    obj, recs = put_object(object_storage, tmp_path, 200)
+    obj, _ = put_object(object_storage, tmp_path, 200)
     first = os_ship(obj, os_client, listener)
     assert first.complete
     assert first.shipped == 200
