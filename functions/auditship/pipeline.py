@@ -457,12 +457,12 @@ class _Run:
 
 
 def _payload_bytes(prepared: Prepared) -> bytes:
+    """The record as a sink prepared it, for the dead letter: an NDJSON sink's line, or a
+    PutLogs entry's `data` (the record's compact JSON), so a replay needs no unwrapping."""
     payload = prepared.payload
     if isinstance(payload, bytes | bytearray):
         return bytes(payload)
-    to_dict = getattr(payload, "swagger_types", None)
-    if to_dict is not None:  # an oci model
-        import oci
-
-        return orjson.dumps(oci.util.to_dict(payload))
+    data = getattr(payload, "data", None)
+    if isinstance(data, str):
+        return data.encode("utf-8")
     return orjson.dumps(payload, default=str)
