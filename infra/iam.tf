@@ -16,14 +16,12 @@ resource "oci_identity_dynamic_group" "shipper" {
 }
 
 locals {
-  bucket_scope = "compartment id ${var.compartment_ocid} where target.bucket.name = '${local.bucket_name}'"
-
   function_statements = flatten([
     for name, dg in oci_identity_dynamic_group.shipper : concat(
       [
         # GetObject/HeadObject/ListObjects on the connector's batches, the ledger and dead
         # letters; `read objects` = OBJECT_INSPECT + OBJECT_READ, in this bucket only.
-        "Allow dynamic-group ${dg.name} to read objects in ${local.bucket_scope}",
+        "Allow dynamic-group ${dg.name} to read objects in compartment id ${var.compartment_ocid} where target.bucket.name = '${local.bucket_name}'",
         # PutObject of dead letters and done-markers into this bucket. Create/overwrite only:
         # no delete (the lifecycle rules expire objects) and no other bucket.
         "Allow dynamic-group ${dg.name} to manage objects in compartment id ${var.compartment_ocid} where all {target.bucket.name = '${local.bucket_name}', any {request.permission = 'OBJECT_CREATE', request.permission = 'OBJECT_OVERWRITE'}}",
@@ -58,7 +56,7 @@ locals {
   objectstorage_statements = [
     # Object Lifecycle Management runs as the regional Object Storage service; it must be
     # able to delete in this bucket or the lifecycle policy is rejected.
-    "Allow service objectstorage-${var.region} to manage object-family in ${local.bucket_scope}",
+    "Allow service objectstorage-${var.region} to manage object-family in compartment id ${var.compartment_ocid} where target.bucket.name = '${local.bucket_name}'",
   ]
 }
 

