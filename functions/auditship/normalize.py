@@ -37,43 +37,33 @@ DEFAULT_REDACT_PATHS: tuple[str, ...] = (
     "data.response.headers.set-cookie",
 )
 
-_RedactTree = dict[str, Any]  # nested: key -> subtree; a leaf level is a frozenset of names
+# One step of the redaction plan: the path to a container, and the lower-cased names of
+# its keys to redact.
+RedactStep = tuple[tuple[str, ...], frozenset[str]]
 
 
-def build_redact_tree(paths: Iterable[str]) -> _RedactTree:
-    """Turn dotted paths into a tree walked once per record: intermediate keys exact,
-    the last segment a lower-cased name set."""
-    tree: dict[str, Any] = {}
+def build_redact_plan(paths: Iterable[str]) -> tuple[RedactStep, ...]:
+    """Group dotted paths by container, so each record is walked once per container."""
+    groups: dict[tuple[str, ...], set[str]] = {}
     for path in paths:
         parts = [p for p in path.strip().split(".") if p]
-        if not parts:
-            continue
-        node = tree
-        for part in parts[:-1]:
-            node = node.setdefault(part, {})
-        leaves = node.setdefault("", set())
-        leaves.add(parts[-1].lower())
-    return _freeze(tree)
+        if parts:
+            groups.setdefault(tuple(parts[:-1]), set()).add(parts[-1].lower())
+    return tuple((container, frozenset(names)) for container, names in groups.items())
 
 
-def _freeze(node: dict[str, Any]) -> dict[str, Any]:
-    return {k: frozenset(v) if k == "" else _freeze(v) for k, v in node.items()}
-
-
-def _redact(obj: dict[str, Any], tree: _RedactTree) -> None:
-    leaves = tree.get("")
-    if leaves:
-        for key in list(obj):
-            if key.lower() in leaves:
-                value = obj[key]
-                if value is None:
-                    continue
-                obj[key] = [REDACTED] if isinstance(value, list) else REDACTED
-    for key, sub in tree.items():
-        if key:
-            child = obj.get(key)
-            if type(child) is dict:
-                _redact(child, sub)
+def redact(record: dict[str, Any], plan: tuple[RedactStep, ...]) -> None:
+    for container, names in plan:
+        node: Any = record
+        for key in container:
+            node = node.get(key)
+            if type(node) is not dict:
+                break
+        else:
+            for key, value in node.items():
+                # Assigning to an existing key does not resize the dict: safe while iterating.
+                if value is not None and key.lower() in names:
+                    node[key] = [REDACTED] if isinstance(value, list) else REDACTED
 
 
 def epoch_to_rfc3339(value: float) -> str:
@@ -106,7 +96,7 @@ class Normalizer:
 
     def __init__(self, options: NormalizeOptions | None = None) -> None:
         self.options = options or NormalizeOptions()
-        self._tree = build_redact_tree(self.options.redact_paths)
+        self._plan = build_redact_plan(self.options.redact_paths)
         self._actions = (
             frozenset(a.upper() for a in self.options.actions) if self.options.actions else None
         )
@@ -123,8 +113,8 @@ class Normalizer:
             event_time = _time_value(record.get("eventTime")) or _time_value(fallback)
         if self._actions is not None and _action(record) not in self._actions:
             return None
-        if self._tree:
-            _redact(record, self._tree)
+        if self._plan:
+            redact(record, self._plan)
         return record, event_time
 
 
