@@ -13,22 +13,15 @@ import re
 import shutil
 import subprocess
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from provider_stub import mirror, schema_gen
 
-REPO = Path(__file__).resolve().parents[2]
-INFRA = REPO / "infra"
+from .provider_stub import mirror, schema_gen
+from .provider_stub.harness import INFRA, TfResult
+
 MIN_TERRAFORM = (1, 9)
 TIMEOUT = 300
-
-
-@dataclass(frozen=True)
-class TfResult:
-    returncode: int
-    output: str
 
 
 def _terraform_binary() -> str | None:

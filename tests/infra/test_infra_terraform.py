@@ -15,8 +15,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from conftest import INFRA, REPO, TfResult
-from provider_stub import mirror, schema_gen, server
+
+from .provider_stub import mirror, schema_gen, server
+from .provider_stub.harness import INFRA, REPO, TfResult
 
 # ---------------------------------------------------------------------------------------
 # Schema generator and stand-in provider (no terraform needed)
@@ -397,7 +398,12 @@ def test_checkov_passes(tmp_path: Path) -> None:
         text=True,
         timeout=300,
         check=False,
-        env={**os.environ, "BC_SKIP_MAPPING": "TRUE", "CHECKOV_RUN_SCA_PACKAGE_SCAN_V2": "false"},
+        env={
+            **os.environ,
+            "CKV_SKIP_PACKAGE_UPDATE_CHECK": "true",  # no version look-up on PyPI
+            "HOME": str(tmp_path),  # checkov keeps a cache under ~/.cache: keep it in tmp
+            "XDG_CACHE_HOME": str(tmp_path / ".cache"),
+        },
     )
     assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-4000:]
     report = json.loads(proc.stdout)

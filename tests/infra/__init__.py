@@ -1,0 +1,1 @@
+"""Offline checks of infra/ (Terraform) against the OCI provider schema."""
