@@ -47,7 +47,7 @@ locals {
   events_statements = [
     # The Events rule's FAAS action looks the function up; without this it fails with a
     # 403 that is logged nowhere. fn-function + fn-invocation instead of functions-family,
-    # which would also allow managing applications.
+    # which would also let the service update the application (use fn-app).
     "Allow service cloudEvents to use fn-function in compartment id ${var.compartment_ocid}",
     # ... and invokes it.
     "Allow service cloudEvents to use fn-invocation in compartment id ${var.compartment_ocid}",
