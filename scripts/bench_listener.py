@@ -1,0 +1,211 @@
+#!/usr/bin/env python3
+"""Loopback sink for `scripts/bench.py`: a small, fast HTTP/1.1 keep-alive server that
+stands in for Logz.io or the OCI Logging ingestion API, in its own process so it never
+takes the GIL from the process under test.
+
+    python scripts/bench_listener.py --mode logzio|putlogs [--port 0]
+
+- `logzio`: any `POST` path; reads the body, gunzips it when `Content-Encoding: gzip`,
+  counts non-empty NDJSON lines, answers 200 with an empty body.
+- `putlogs`: `POST /20200831/logs/{logId}/actions/push`; parses the JSON body, counts
+  the entries of every `logEntryBatches[*]`, answers 200 with an empty body (400 for a
+  body that is not PutLogs JSON, 404 for any other path).
+
+The first stdout line is `{"port": N}`. The server runs until its stdin reaches EOF (or
+SIGTERM/SIGINT), then prints one JSON line of counters (requests, records, bytes, its own
+CPU seconds) and exits. Loopback (127.0.0.1) only.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import resource
+import signal
+import sys
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+try:
+    import orjson
+
+    _loads: Any = orjson.loads
+except ImportError:  # pragma: no cover
+    _loads = json.loads
+
+try:
+    from isal import isal_zlib as _zlib
+except ImportError:  # pragma: no cover
+    import zlib as _zlib  # type: ignore[no-redef]
+
+PUSH_PATH = re.compile(r"^/20200831/logs/([^/?]+)/actions/push$")
+
+
+class Stats:
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.requests = 0
+        self.records = 0
+        self.wire_bytes = 0  # bodies as received
+        self.body_bytes = 0  # bodies after gunzip
+        self.errors = 0
+        self.statuses: dict[str, int] = {}
+        self.tokens: set[str] = set()
+        self.first: float | None = None
+        self.last: float | None = None
+
+    def add(self, status: int, records: int, wire: int, body: int, token: str | None) -> None:
+        now = time.time()
+        with self.lock:
+            self.requests += 1
+            self.records += records
+            self.wire_bytes += wire
+            self.body_bytes += body
+            key = str(status)
+            self.statuses[key] = self.statuses.get(key, 0) + 1
+            if status != 200:
+                self.errors += 1
+            if token is not None:
+                self.tokens.add(token)
+            if self.first is None:
+                self.first = now
+            self.last = now
+
+    def to_json(self) -> dict[str, Any]:
+        usage = resource.getrusage(resource.RUSAGE_SELF)
+        with self.lock:
+            return {
+                "requests": self.requests,
+                "records": self.records,
+                "wire_bytes": self.wire_bytes,
+                "body_bytes": self.body_bytes,
+                "errors": self.errors,
+                "statuses": dict(self.statuses),
+                "tokens_seen": len(self.tokens),
+                "first_request_at": self.first,
+                "last_request_at": self.last,
+                "cpu_seconds": round(usage.ru_utime + usage.ru_stime, 3),
+                "max_rss_kb": usage.ru_maxrss,
+            }
+
+
+def count_lines(body: bytes) -> int:
+    """Non-empty lines of an NDJSON body."""
+    if not body:
+        return 0
+    if b"\n\n" in body or body.startswith(b"\n"):
+        return sum(1 for line in body.split(b"\n") if line)
+    return body.count(b"\n") + (0 if body.endswith(b"\n") else 1)
+
+
+def count_entries(body: bytes) -> int:
+    doc = _loads(body)
+    return sum(len(batch["entries"]) for batch in doc["logEntryBatches"])
+
+
+class Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server_version = "bench-listener/1"
+    sys_version = ""
+    disable_nagle_algorithm = True
+    mode = "logzio"
+    stats = Stats()
+
+    def log_message(self, format: str, *args: Any) -> None:
+        return
+
+    def _read_body(self) -> bytes:
+        if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
+            parts = []
+            while True:
+                size = int(self.rfile.readline().split(b";")[0].strip() or b"0", 16)
+                if size == 0:
+                    while self.rfile.readline() not in (b"\r\n", b"\n", b""):
+                        pass
+                    break
+                parts.append(self.rfile.read(size))
+                self.rfile.readline()
+            return b"".join(parts)
+        length = int(self.headers.get("Content-Length") or 0)
+        return self.rfile.read(length) if length else b""
+
+    def _answer(self, status: int, body: bytes = b"") -> None:
+        self.send_response(status)
+        self.send_header("Content-Length", str(len(body)))
+        self.send_header("opc-request-id", "bench")
+        if body:
+            self.send_header("Content-Type", "application/json")
+        self.end_headers()
+        if body:
+            self.wfile.write(body)
+
+    def do_POST(self) -> None:
+        wire = self._read_body()
+        token = None
+        if "token=" in self.path:
+            token = self.path.split("token=", 1)[1].split("&", 1)[0]
+        status, records, body = 200, 0, wire
+        try:
+            if self.headers.get("Content-Encoding", "").lower() == "gzip":
+                body = _zlib.decompress(wire, 31)
+            if self.mode == "logzio":
+                records = count_lines(body)
+            elif PUSH_PATH.match(self.path):
+                records = count_entries(body)
+            else:
+                status = 404
+        except Exception:  # a malformed body is the client's fault: say so
+            status, records = 400, 0
+        self.stats.add(status, records, len(wire), len(body), token)
+        self._answer(status, b"" if status == 200 else b'{"code":"InvalidParameter"}')
+
+    def do_GET(self) -> None:
+        if self.path == "/__stats":
+            self._answer(200, json.dumps(self.stats.to_json()).encode())
+        else:
+            self._answer(404)
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--mode", choices=("logzio", "putlogs"), default="logzio")
+    p.add_argument("--port", type=int, default=0)
+    args = p.parse_args(argv)
+    Handler.mode = args.mode
+    server = ThreadingHTTPServer(("127.0.0.1", args.port), Handler)
+    server.daemon_threads = True
+    serving = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.1})
+    serving.daemon = True
+    serving.start()
+    done = threading.Event()
+
+    def stop(signum: int, frame: Any) -> None:
+        done.set()
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+
+    def wait_stdin() -> None:
+        try:
+            while sys.stdin.buffer.read(65536):
+                pass
+        finally:
+            done.set()
+
+    threading.Thread(target=wait_stdin, daemon=True).start()
+    sys.stdout.write(json.dumps({"port": server.server_address[1]}) + "\n")
+    sys.stdout.flush()
+    while not done.wait(0.2):
+        pass
+    server.shutdown()
+    server.server_close()
+    sys.stdout.write(json.dumps(Handler.stats.to_json()) + "\n")
+    sys.stdout.flush()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
