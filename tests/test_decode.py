@@ -20,12 +20,15 @@ def chunked(data: bytes, size: int) -> list[bytes]:
     members=st.lists(st.binary(max_size=3000), min_size=1, max_size=5),
     chunk=st.integers(min_value=1, max_value=4096),
     padding=st.integers(min_value=0, max_value=8),
+    max_chunk=st.integers(min_value=1, max_value=5000),
 )
 def test_multi_member_gzip_round_trips_in_any_chunking(
-    members: list[bytes], chunk: int, padding: int
+    members: list[bytes], chunk: int, padding: int, max_chunk: int
 ) -> None:
     blob = b"".join(gzip.compress(m) for m in members) + b"\x00" * padding
-    assert b"".join(decode_stream(chunked(blob, chunk), "obj")) == b"".join(members)
+    pieces = list(decode_stream(chunked(blob, chunk), "obj", max_chunk))
+    assert b"".join(pieces) == b"".join(members)
+    assert all(len(p) <= max_chunk for p in pieces)
 
 
 @given(data=st.binary(max_size=5000), chunk=st.integers(min_value=1, max_value=512))

@@ -27,14 +27,20 @@ except ImportError:  # pragma: no cover
 
 GZIP_MAGIC = b"\x1f\x8b"
 _GZIP_WBITS = 31  # gzip header + deflate + gzip trailer
+# Audit JSON compresses about 9:1, so 1 MiB read from the network would become ~9 MiB in one
+# piece; capping each output chunk keeps the read-ahead queue and the splitter's buffer small.
+MAX_CHUNK_BYTES = 1024 * 1024
 
 
 def is_gzip(head: bytes) -> bool:
     return head[:2] == GZIP_MAGIC
 
 
-def decode_stream(chunks: Iterable[bytes], object_name: str) -> Iterator[bytes]:
-    """Yield the decompressed bytes of `chunks` (gzip, multi-member gzip, or plain)."""
+def decode_stream(
+    chunks: Iterable[bytes], object_name: str, max_chunk: int = MAX_CHUNK_BYTES
+) -> Iterator[bytes]:
+    """Yield the decompressed bytes of `chunks` (gzip, multi-member gzip, or plain), in
+    pieces of at most `max_chunk` bytes for gzip input."""
     it = iter(chunks)
     head = b""
     for chunk in it:
@@ -47,10 +53,12 @@ def decode_stream(chunks: Iterable[bytes], object_name: str) -> Iterator[bytes]:
         yield head
         yield from it
         return
-    yield from _gunzip(head, it, object_name)
+    yield from _gunzip(head, it, object_name, max_chunk)
 
 
-def _gunzip(first: bytes, rest: Iterator[bytes], object_name: str) -> Iterator[bytes]:
+def _gunzip(
+    first: bytes, rest: Iterator[bytes], object_name: str, max_chunk: int
+) -> Iterator[bytes]:
     d = _zlib.decompressobj(_GZIP_WBITS)
     offset = 0  # compressed bytes handled before `data`
     member_start = 0
@@ -79,7 +87,7 @@ def _gunzip(first: bytes, rest: Iterator[bytes], object_name: str) -> Iterator[b
             member_start = offset
             between_members = False
         try:
-            out = d.decompress(data)
+            out = d.decompress(data, max_chunk)
         except _zlib.error as exc:
             raise DecodeError(object_name, offset, f"corrupt gzip data ({exc})") from None
         if out:
@@ -90,8 +98,9 @@ def _gunzip(first: bytes, rest: Iterator[bytes], object_name: str) -> Iterator[b
             data = unused
             between_members = True
         else:
-            offset += len(data)
-            data = b""
+            tail = d.unconsumed_tail  # input held back by the output cap
+            offset += len(data) - len(tail)
+            data = tail
     if not between_members:
         raise DecodeError(
             object_name,
