@@ -30,7 +30,9 @@ class Settings:
     logzio_token: str = field(default="", repr=False)  # local use only; never logged
     logzio_token_secret_ocid: str = ""
     logzio_type: str = "oci-audit"
-    logzio_max_batch_bytes: int = 8 * 1024 * 1024
+    # 3 MiB: each batch in flight costs several times its size in memory (lines, joined body,
+    # gzip copy, the next batch being built); 3 MiB keeps a 1 GB object under ~90 MB RSS.
+    logzio_max_batch_bytes: int = 3 * 1024 * 1024
     logzio_max_line_bytes: int = LOGZIO_MAX_LINE_BYTES
     logzio_compress_level: int = 1
     # OCI Logging (PutLogs)

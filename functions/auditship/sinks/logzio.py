@@ -65,7 +65,7 @@ class LogzioSink:
         token: str,
         *,
         log_type: str = "oci-audit",
-        max_batch_bytes: int = 8 * 1024 * 1024,
+        max_batch_bytes: int = 3 * 1024 * 1024,
         max_line_bytes: int = 500_000,
         compress_level: int = 1,
         session: requests.Session | None = None,
