@@ -59,6 +59,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--objectstorage-endpoint", help="env OCI_OBJECTSTORAGE_ENDPOINT")
     p.add_argument("--logging-endpoint", help="env OCI_LOGGING_INGESTION_ENDPOINT")
     p.add_argument("--progress", choices=("auto", "always", "never"), default="auto")
+    p.add_argument(
+        "--workers",
+        type=int,
+        help="processes that parse and prepare records (env WORKERS; default: 2 on a "
+        "multi-core machine, else 1)",
+    )
     return p
 
 
@@ -72,8 +78,10 @@ def _settings(args: argparse.Namespace, env: dict[str, str]) -> Settings:
         "REDACT_PATHS": "none" if args.no_redact else None,
         "OCI_OBJECTSTORAGE_ENDPOINT": args.objectstorage_endpoint,
         "OCI_LOGGING_INGESTION_ENDPOINT": args.logging_endpoint,
+        "WORKERS": None if args.workers is None else str(args.workers),
     }
     merged = dict(env)
+    merged.setdefault("WORKERS", "2" if (os.cpu_count() or 1) > 1 else "1")
     merged.update({k: v for k, v in overrides.items() if v is not None})
     return Settings.from_mapping(merged)
 

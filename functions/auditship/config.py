@@ -48,6 +48,7 @@ class Settings:
     max_record_bytes: int = 8 * 1024 * 1024
     http_timeout_seconds: float = 30.0
     deadline_margin_seconds: float = 20.0
+    workers: int = 1  # record-preparation processes (1 = in-process; see prepare.py)
     # Endpoint overrides (tests, private endpoints, the operator command)
     objectstorage_endpoint: str = ""
     logging_ingestion_endpoint: str = ""
@@ -101,6 +102,7 @@ class Settings:
             "deadline_margin_seconds": get(
                 "DEADLINE_MARGIN_SECONDS", 20.0, _float_between(0, 120)
             ),
+            "workers": get("WORKERS", 1, _int_between(1, 16)),
             "objectstorage_endpoint": get("OCI_OBJECTSTORAGE_ENDPOINT", "", _url),
             "logging_ingestion_endpoint": get("OCI_LOGGING_INGESTION_ENDPOINT", "", _url),
             "secrets_endpoint": get("OCI_SECRETS_ENDPOINT", "", _url),

@@ -40,10 +40,10 @@ from auditship.errors import (
     RetryableSinkError,
 )
 from auditship.ledger import Ledger
-from auditship.model import ObjectRef, Record, Reject, Summary
+from auditship.model import ObjectRef, Reject, Summary
 from auditship.normalize import Normalizer
-from auditship.repair import RecordSplitter
-from auditship.sinks.base import Delivery, Prepared, RecordRefused, Sink
+from auditship.prepare import RECORD, InlineStage, Item, PoolStage, Window
+from auditship.sinks.base import Delivery, Prepared, Sink
 
 log = logging.getLogger(__name__)
 
@@ -75,6 +75,7 @@ class ShipOptions:
     deadline_margin_seconds: float = 20.0
     retry: RetryPolicy = RetryPolicy()
     force: bool = False  # ignore the done-marker and checkpoint (operator replays)
+    workers: int = 1  # >1: prepare records in that many worker processes (see prepare.py)
 
 
 @dataclass(slots=True)
@@ -202,11 +203,18 @@ def ship_object(
         return summary
     skip_below = 0 if opts.force else ledger.handled_through(obj)
     dlq = DeadLetterWriter(dead_letters, obj)
-    run = _Run(obj, sink, normalizer, dlq, summary, opts, deadline, skip_below)
+    # The pool (if any) forks before _Run starts its threads.
+    stage: InlineStage | PoolStage = (
+        PoolStage(obj, normalizer, sink, opts.max_record_bytes, opts.workers)
+        if opts.workers > 1
+        else InlineStage(obj, normalizer, sink, opts.max_record_bytes)
+    )
+    run = _Run(obj, sink, stage, dlq, summary, opts, deadline, skip_below)
     try:
         run.execute(reader, progress)
     finally:
         run.shutdown()
+        stage.close()
     try:
         dlq.flush()
     except AuditShipError as exc:
@@ -237,7 +245,7 @@ class _Run:
         self,
         obj: ObjectRef,
         sink: Sink,
-        normalizer: Normalizer,
+        stage: InlineStage | PoolStage,
         dlq: DeadLetterWriter,
         summary: Summary,
         opts: ShipOptions,
@@ -246,7 +254,7 @@ class _Run:
     ) -> None:
         self.obj = obj
         self.sink = sink
-        self.normalize = normalizer
+        self.stage = stage
         self.dlq = dlq
         self.summary = summary
         self.opts = opts
@@ -270,7 +278,7 @@ class _Run:
             target=_read_ahead, args=(decoded, chunks, self.stop), daemon=True
         )
         self.reader_thread.start()
-        splitter = RecordSplitter(self.obj.name, self.opts.max_record_bytes)
+        stage = self.stage
         summary = self.summary
         try:
             while True:
@@ -278,18 +286,18 @@ class _Run:
                 if chunk is _END:
                     break
                 if isinstance(chunk, BaseException):
-                    self._source_failed(chunk, splitter)
+                    self._source_failed(chunk)
                     break
                 summary.bytes_in += len(chunk)
-                for item in splitter.feed(chunk):
-                    self._take(item)
+                for window in stage.feed(chunk):
+                    self._take_window(window)
                 if progress is not None:
                     progress(summary.bytes_in)
             else:  # pragma: no cover
                 pass
             if summary.complete:
-                for item in splitter.finish():
-                    self._take(item)
+                for window in stage.finish():
+                    self._take_window(window)
                 self._submit()
                 self._wait_all()
         except _Stop:
@@ -310,13 +318,14 @@ class _Run:
                 self.skip_below, min(pending) if pending else self.handled_through
             )
 
-    def _source_failed(self, exc: BaseException, splitter: RecordSplitter) -> None:
+    def _source_failed(self, exc: BaseException) -> None:
         if isinstance(exc, DecodeError):
             # The bytes before the fault are good: ship them. The fault itself is
             # permanent (retrying reads the same bytes), so it is dead-lettered.
-            for item in splitter.finish():
-                self._take(item)
-            self._take(Reject(self.obj.name, exc.offset, str(exc), b"", stage="decode"))
+            for window in self.stage.finish():
+                self._take_window(window)
+            fault = Reject(self.obj.name, exc.offset, str(exc), b"", stage="decode")
+            self._take(Item("reject", exc.offset, reject=fault))
             self.summary.errors.append(str(exc))
             self._submit()
             self._wait_all()
@@ -329,7 +338,28 @@ class _Run:
         # Whatever was fully read is still worth delivering before stopping.
         self._submit()
 
-    def _take(self, item: tuple[int, dict[str, Any]] | Reject) -> None:
+    def _take_window(self, window: Window) -> None:
+        """Account for a window's items in object order (the hot loop: records inline)."""
+        others = iter(window.others)
+        skip_below = self.skip_below
+        add = self._add
+        for kind, offset, payload, size in zip(
+            window.kinds, window.offsets, window.payloads, window.sizes, strict=True
+        ):
+            if kind == RECORD and self.index >= skip_below:
+                i = self.index
+                self.index = i + 1
+                self.summary.records += 1
+                add(Prepared(i, payload, size), offset)
+            elif kind == RECORD:
+                self.index += 1
+                self.summary.records += 1
+                self.summary.skipped += 1
+            else:
+                self._take(next(others))
+
+    def _take(self, item: Item) -> None:
+        """Account for one non-record item in object order: skip, dead-letter or count."""
         i = self.index
         self.index = i + 1
         summary = self.summary
@@ -337,27 +367,18 @@ class _Run:
         if i < self.skip_below:
             summary.skipped += 1
             return
-        if type(item) is Reject:
-            item.index = i
-            self._dead_letter(item)
-            return
-        offset, body = item  # type: ignore[misc]
-        normalized = self.normalize(body)
-        if normalized is None:
+        kind = item.kind
+        if kind == "filtered":
             summary.filtered += 1
-            return
-        record = Record(i, offset, normalized[0], normalized[1])
-        try:
-            prepared = self.sink.prepare(record, self.obj)
-            if prepared.size > self.sink.limits.max_bytes:
-                raise RecordRefused(
-                    f"record is {prepared.size} bytes; one {self.sink.name} request carries "
-                    f"at most {self.sink.limits.max_bytes}"
-                )
-        except RecordRefused as exc:
-            raw = orjson.dumps(record.body)
-            self._dead_letter(Reject(self.obj.name, offset, str(exc), raw, i, stage="sink"))
-            return
+        elif kind == "refused":
+            self._dead_letter(Reject(self.obj.name, item.offset, item.reason, item.raw, i, "sink"))
+        else:
+            reject = item.reject
+            assert reject is not None
+            reject.index = i
+            self._dead_letter(reject)
+
+    def _add(self, prepared: Prepared, offset: int) -> None:
         limits = self.sink.limits
         batch = self.batch
         if batch.items and (

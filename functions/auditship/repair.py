@@ -56,11 +56,16 @@ class RecordSplitter:
     """Incremental splitter: `feed` chunks, then `finish`. Yields `(offset, dict)` or
     `Reject`, in stream order."""
 
-    def __init__(self, object_name: str, max_record_bytes: int = DEFAULT_MAX_RECORD_BYTES):
+    def __init__(
+        self,
+        object_name: str,
+        max_record_bytes: int = DEFAULT_MAX_RECORD_BYTES,
+        base_offset: int = 0,
+    ) -> None:
         self.object_name = object_name
         self.max_record_bytes = max_record_bytes
         self._buf = b""
-        self._base = 0  # stream offset of self._buf[0]
+        self._base = base_offset  # stream offset of self._buf[0]
 
     def feed(self, chunk: bytes) -> Iterator[Parsed | Reject]:
         if chunk:

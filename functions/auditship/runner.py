@@ -81,6 +81,7 @@ def ship_options_for(settings: Settings, force: bool = False) -> ShipOptions:
         http_timeout_seconds=settings.http_timeout_seconds,
         deadline_margin_seconds=settings.deadline_margin_seconds,
         force=force,
+        workers=settings.workers,
     )
 
 

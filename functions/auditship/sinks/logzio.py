@@ -79,6 +79,14 @@ class LogzioSink:
         self._session = session or requests.Session()
         self.limits = BatchLimits(max_bytes=max_batch_bytes, max_items=1_000_000, separator_bytes=1)
 
+    def __getstate__(self) -> dict[str, Any]:
+        # Pickled into record-preparation workers, which only call `prepare`: the token
+        # and the HTTP session stay in this process.
+        state = self.__dict__.copy()
+        state["_params"] = {"type": self._type}
+        state["_session"] = None
+        return state
+
     def __repr__(self) -> str:  # never show the token
         return f"LogzioSink(host={self._host!r}, type={self._type!r})"
 

@@ -122,6 +122,11 @@ class LogEntryPayload:
         type: str
         entry_json: bytes
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Frozen with hand-written slots: rebuild through __init__ when unpickled (results
+        # come back from record-preparation worker processes).
+        return (LogEntryPayload, (self.data, self.id, self.time, self.type))
+
 
 class OciLoggingSink:
     """Writes records to one OCI Logging custom log with `LoggingClient.put_logs`.
@@ -313,6 +318,14 @@ class OciLoggingSink:
             finally:
                 base_client.timeout = saved
         return Delivery(accepted=len(batch))
+
+    def __getstate__(self) -> dict[str, Any]:
+        # Pickled into record-preparation workers, which only call `prepare`: the SDK
+        # client (signer, session) and the lock stay in this process.
+        state = self.__dict__.copy()
+        state["_client"] = None
+        state["_lock"] = None
+        return state
 
     def close(self) -> None:
         """Release pooled connections; the sink is not used afterwards."""

@@ -1,0 +1,265 @@
+"""Prepare: repaired records in, sink-ready `Item`s out, in object order.
+
+`to_item` is the per-record work (normalize, then the sink's `prepare`, refusing records
+larger than one request). `InlineStage` runs it in this process; `PoolStage` runs it in
+worker processes, for the operator command on a multi-core machine.
+
+Why processes: parsing, normalizing and serializing hold the GIL (orjson and ISA-L both
+do), so threads cannot use a second core for them. `PoolStage` cuts the decompressed stream
+into windows at boundaries that can only lie between records and repairs, normalizes and
+prepares each window in a worker; the calling process keeps reading, batching, sending and
+all of the accounting, in object order.
+
+Safe cut: `}`, then whitespace containing a newline, then `{`. A raw newline cannot occur
+inside a JSON string, so for valid JSON this is always a boundary between two top-level
+records; for invalid bytes a cut only decides where one reject ends and the next begins
+(their bytes and offsets stay exact). A stream without such cuts is handed over in windows
+of four times the window size, which the worker's splitter treats like chunk edges.
+
+Workers are forked, so a `PoolStage` must be created before the caller starts any thread
+(fork copies only the calling thread; a lock held elsewhere would stay locked in the child).
+Sinks are pickled into the workers, where only `prepare` is called.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+from collections import deque
+from collections.abc import Iterator
+from concurrent.futures import Future, ProcessPoolExecutor
+from dataclasses import dataclass
+from itertools import chain
+from typing import Any
+
+import orjson
+
+from auditship.errors import AuditShipError
+from auditship.model import ObjectRef, Record, Reject
+from auditship.normalize import Normalizer
+from auditship.repair import Parsed, RecordSplitter
+from auditship.sinks.base import RecordRefused, Sink
+
+_WS = b" \t\r\n"
+DEFAULT_WINDOW_BYTES = 2 * 1024 * 1024
+RECORD = 0x72  # Window.kinds: a prepared record
+OTHER = 0x6F  # Window.kinds: an entry of Window.others
+
+
+@dataclass(slots=True)
+class Item:
+    """A position that is not a prepared record: "filtered", "refused" (the sink refused
+    it: `reason`, `raw`) or "reject" (unparseable bytes: `reject`)."""
+
+    kind: str
+    offset: int
+    reason: str = ""
+    raw: bytes = b""
+    reject: Reject | None = None
+
+
+class Window:
+    """What one stretch of the stream holds, in order, as columns: cheap to pickle back
+    from a worker (a few lists, not an object per record). `kinds[i]` is RECORD (a record
+    prepared for the sink: `payloads[i]`, `sizes[i]`) or OTHER (the next entry of `others`)."""
+
+    __slots__ = ("kinds", "offsets", "others", "payloads", "sizes")
+
+    def __init__(self) -> None:
+        self.kinds = bytearray()
+        self.offsets: list[int] = []
+        self.payloads: list[Any] = []
+        self.sizes: list[int] = []
+        self.others: list[Item] = []
+
+    def __getstate__(self) -> tuple[Any, ...]:
+        return (bytes(self.kinds), self.offsets, self.payloads, self.sizes, self.others)
+
+    def __setstate__(self, state: tuple[Any, ...]) -> None:
+        kinds, self.offsets, self.payloads, self.sizes, self.others = state
+        self.kinds = bytearray(kinds)
+
+
+def prepare(
+    found: list[Parsed | Reject], obj: ObjectRef, normalize: Normalizer, sink: Sink
+) -> Window:
+    """The per-record work, the same in-process and in workers: normalize each record,
+    let the sink prepare it, and refuse what is larger than one request."""
+    window = Window()
+    kinds, offsets, payloads, sizes, others = (
+        window.kinds, window.offsets, window.payloads, window.sizes, window.others,
+    )  # fmt: skip
+    limit = sink.limits.max_bytes
+    for f in found:
+        if type(f) is Reject:
+            kinds.append(OTHER)
+            offsets.append(f.offset)
+            payloads.append(None)
+            sizes.append(0)
+            others.append(Item("reject", f.offset, reject=f))
+            continue
+        offset, body = f  # type: ignore[misc]
+        normalized = normalize(body)
+        offsets.append(offset)
+        if normalized is None:
+            kinds.append(OTHER)
+            payloads.append(None)
+            sizes.append(0)
+            others.append(Item("filtered", offset))
+            continue
+        record = Record(-1, offset, normalized[0], normalized[1])
+        try:
+            prepared = sink.prepare(record, obj)
+            if prepared.size > limit:
+                raise RecordRefused(
+                    f"record is {prepared.size} bytes; one {sink.name} request carries at "
+                    f"most {limit}"
+                )
+        except RecordRefused as exc:
+            kinds.append(OTHER)
+            payloads.append(None)
+            sizes.append(0)
+            others.append(Item("refused", offset, str(exc), orjson.dumps(record.body)))
+            continue
+        kinds.append(RECORD)
+        payloads.append(prepared.payload)
+        sizes.append(prepared.size)
+    return window
+
+
+class InlineStage:
+    """Decompressed chunks in, `Window`s out, in this process."""
+
+    def __init__(
+        self, obj: ObjectRef, normalize: Normalizer, sink: Sink, max_record_bytes: int
+    ) -> None:
+        self._splitter = RecordSplitter(obj.name, max_record_bytes)
+        self._args = (obj, normalize, sink)
+
+    def feed(self, chunk: bytes) -> Iterator[Window]:
+        yield prepare(self._splitter.feed(chunk), *self._args)
+
+    def finish(self) -> Iterator[Window]:
+        yield prepare(self._splitter.finish(), *self._args)
+
+    def close(self) -> None:
+        return None
+
+
+# Set in each worker by `_init`.
+_normalizer: Normalizer | None = None
+_sink: Sink | None = None
+
+
+def _init(normalizer: Normalizer, sink: Sink) -> None:
+    global _normalizer, _sink
+    _normalizer, _sink = normalizer, sink
+
+
+def prepare_stretch(obj: ObjectRef, base: int, data: bytes, max_record_bytes: int) -> Window:
+    """Repair, normalize and prepare one stretch of the stream (runs in a worker)."""
+    assert _normalizer is not None
+    assert _sink is not None
+    splitter = RecordSplitter(obj.name, max_record_bytes, base_offset=base)
+    return prepare(chain(splitter.feed(data), splitter.finish()), obj, _normalizer, _sink)
+
+
+class WindowCutter:
+    """Accumulates decompressed chunks and hands out windows that end at safe cuts."""
+
+    def __init__(self, window_bytes: int = DEFAULT_WINDOW_BYTES) -> None:
+        self._window = window_bytes
+        self._buf = b""
+        self._base = 0
+
+    def feed(self, chunk: bytes) -> Iterator[tuple[int, bytes]]:
+        self._buf = self._buf + chunk if self._buf else chunk
+        while len(self._buf) >= self._window:
+            cut = self._last_cut(self._buf)
+            if cut <= 0:
+                if len(self._buf) < 4 * self._window:
+                    return  # wait for a safe cut
+                cut = len(self._buf)  # no newline boundaries at all: pass it on as is
+            yield self._take(cut)
+
+    def finish(self) -> Iterator[tuple[int, bytes]]:
+        if self._buf:
+            yield self._take(len(self._buf))
+
+    def _take(self, cut: int) -> tuple[int, bytes]:
+        out = (self._base, self._buf[:cut])
+        self._base += cut
+        self._buf = self._buf[cut:]
+        return out
+
+    @staticmethod
+    def _last_cut(buf: bytes) -> int:
+        """Position of the `{` after the last newline that separates two records, or -1."""
+        n = len(buf)
+        pos = n
+        while pos > 0:
+            nl = buf.rfind(b"\n", 0, pos)
+            if nl < 0:
+                return -1
+            i = nl - 1
+            while i >= 0 and buf[i] in _WS:
+                i -= 1
+            j = nl + 1
+            while j < n and buf[j] in _WS:
+                j += 1
+            if i >= 0 and buf[i] == 0x7D and j < n and buf[j] == 0x7B:  # `}` ... `{`
+                return j
+            pos = i + 1  # every newline in that whitespace run has the same neighbours
+        return -1
+
+
+class PoolStage:
+    """Decompressed chunks in, `Window`s out, prepared by worker processes, in order.
+
+    At most `2 * workers` stretches are in flight, so memory stays bounded."""
+
+    def __init__(
+        self,
+        obj: ObjectRef,
+        normalize: Normalizer,
+        sink: Sink,
+        max_record_bytes: int,
+        workers: int,
+        window_bytes: int = DEFAULT_WINDOW_BYTES,
+    ) -> None:
+        ctx = multiprocessing.get_context("fork")
+        self._pool = ProcessPoolExecutor(
+            max_workers=workers, mp_context=ctx, initializer=_init, initargs=(normalize, sink)
+        )
+        self._obj = obj
+        self._max_record = max_record_bytes
+        self._cutter = WindowCutter(window_bytes)
+        self._pending: deque[Future[Window]] = deque()
+        self._max_in_flight = 2 * workers
+
+    def _submit(self, stretches: Iterator[tuple[int, bytes]]) -> None:
+        for base, data in stretches:
+            self._pending.append(
+                self._pool.submit(prepare_stretch, self._obj, base, data, self._max_record)
+            )
+
+    def _ready(self, drain: bool) -> Iterator[Window]:
+        pending = self._pending
+        while pending and (drain or len(pending) >= self._max_in_flight or pending[0].done()):
+            try:
+                window = pending.popleft().result()
+            except Exception as exc:  # a worker died or hit a bug: fail this call clearly
+                raise AuditShipError(
+                    f"{self._obj}: a record-preparation worker failed ({type(exc).__name__})"
+                ) from exc
+            yield window
+
+    def feed(self, chunk: bytes) -> Iterator[Window]:
+        self._submit(self._cutter.feed(chunk))
+        yield from self._ready(drain=False)
+
+    def finish(self) -> Iterator[Window]:
+        self._submit(self._cutter.finish())
+        yield from self._ready(drain=True)
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=True, cancel_futures=True)
