@@ -88,7 +88,7 @@ def _gunzip(
             between_members = False
         try:
             out = d.decompress(data, max_chunk)
-        except _zlib.error as exc:
+        except _zlib.error as exc:  # type: ignore[misc]  # isal's error class is untyped
             raise DecodeError(object_name, offset, f"corrupt gzip data ({exc})") from None
         if out:
             yield out

@@ -1,13 +1,13 @@
 """Ship one object: read -> decode -> repair -> normalize -> batch -> sink, nothing lost.
 
-Three threads keep both cores busy without shared mutable state:
-- a reader thread fetches and decompresses (ISA-L and socket reads release the GIL) into a
-  small bounded queue;
-- this thread splits, normalizes, serializes and packs batches;
-- a sender thread compresses and posts one batch at a time, owning the retry loop
-  (exponential backoff with full jitter, `Retry-After` honoured, stopped in time by the
-  deadline). Batches are delivered in object order, which is what makes the checkpoint a
-  single number.
+Three threads, so waiting on the network never stalls the work (ISA-L and orjson hold the
+GIL, so the CPU-bound part uses a second core only through `prepare.PoolStage`):
+- a reader thread fetches and decompresses into a small bounded queue;
+- this thread repairs, normalizes and prepares records (the `prepare` stage, in process or
+  in worker processes) and packs them into batches;
+- a sender thread posts one batch at a time, owning the retry loop (exponential backoff
+  with full jitter, `Retry-After` honoured, stopped in time by the deadline). Batches are
+  delivered in object order, which is what makes the checkpoint a single number.
 
 Accounting: every item found in the object (record or unparseable stretch) gets an index
 in object order and ends up counted once as shipped, rejected (dead-lettered with its
@@ -25,7 +25,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import orjson
 
@@ -62,10 +62,10 @@ class RetryPolicy:
         return random.uniform(0, min(self.cap_seconds, self.base_seconds * 2**attempt))
 
 
-class Reader:
+class Reader(Protocol):
     """What `ship_object` needs from a source (see `sources`)."""
 
-    def read(self, obj: ObjectRef) -> Iterator[bytes]: ...  # pragma: no cover
+    def read(self, obj: ObjectRef) -> Iterator[bytes]: ...
 
 
 @dataclass
@@ -183,7 +183,7 @@ class _NotSent(Exception):
 def ship_object(
     obj: ObjectRef,
     *,
-    reader: Any,
+    reader: Reader,
     sink: Sink,
     normalizer: Normalizer,
     dead_letters: DeadLetterStore,
@@ -271,7 +271,7 @@ class _Run:
         self.reader_thread: threading.Thread | None = None
 
     # -- the main loop -----------------------------------------------------------------
-    def execute(self, reader: Any, progress: Callable[[int], None] | None) -> None:
+    def execute(self, reader: Reader, progress: Callable[[int], None] | None) -> None:
         chunks: queue.Queue[Any] = queue.Queue(maxsize=_QUEUE_CHUNKS)
         decoded = decode_stream(reader.read(self.obj), self.obj.name)
         self.reader_thread = threading.Thread(

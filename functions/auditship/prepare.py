@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import multiprocessing
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass
 from itertools import chain
@@ -80,10 +80,14 @@ class Window:
 
 
 def prepare(
-    found: list[Parsed | Reject], obj: ObjectRef, normalize: Normalizer, sink: Sink
+    found: Iterable[Parsed | Reject], obj: ObjectRef, normalize: Normalizer, sink: Sink
 ) -> Window:
     """The per-record work, the same in-process and in workers: normalize each record,
-    let the sink prepare it, and refuse what is larger than one request."""
+    let the sink prepare it, and refuse what is larger than one request.
+
+    `found` is consumed lazily on purpose: holding a chunk's parsed records in a list keeps
+    tens of thousands of containers alive, and the cyclic GC then rescans them over and
+    over (measured: +50% CPU)."""
     window = Window()
     kinds, offsets, payloads, sizes, others = (
         window.kinds, window.offsets, window.payloads, window.sizes, window.others,
