@@ -38,7 +38,7 @@ class Settings:
     # OCI Logging (PutLogs)
     oci_log_id: str = ""
     oci_logging_max_request_bytes: int = 4 * 1024 * 1024
-    oci_logging_max_entries: int = 1000
+    oci_logging_max_entries: int = 500
     oci_logging_source: str = "oci-audit-ship"
     # Shared
     dead_letter_prefix: str = "dead-letter/"

@@ -17,8 +17,8 @@ from typing import Any, Protocol
 
 import orjson
 
-from auditship.errors import SourceError
 from auditship.model import ObjectRef, Reject
+from auditship.sources import put_small_object
 
 
 class DeadLetterStore(Protocol):
@@ -48,21 +48,10 @@ class ObjectStorageDeadLetterStore:
         self.prefix = prefix
 
     def put(self, obj: ObjectRef, key: str, body: bytes) -> str:
-        import oci
-
         name = f"{self.prefix}{obj.name}/{key}"
-        try:
-            self._client.put_object(
-                obj.namespace, obj.bucket, name, body, content_type="application/x-ndjson"
-            )
-        except oci.exceptions.ServiceError as exc:
-            raise SourceError(
-                f"{obj}: writing dead letter {name} failed with HTTP {exc.status} {exc.code}"
-            ) from None
-        except Exception as exc:
-            raise SourceError(
-                f"{obj}: writing dead letter {name} failed ({type(exc).__name__})"
-            ) from None
+        put_small_object(
+            self._client, obj, name, body, "application/x-ndjson", f"writing dead letter {name}"
+        )
         return f"oci://{obj.namespace}/{obj.bucket}/{name}"
 
 

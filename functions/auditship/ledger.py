@@ -17,8 +17,8 @@ from typing import Any, Protocol
 
 import orjson
 
-from auditship.errors import SourceError
 from auditship.model import ObjectRef
+from auditship.sources import get_small_object, put_small_object
 
 
 class Ledger(Protocol):
@@ -57,37 +57,10 @@ class ObjectStorageLedger:
         return f"{self.prefix}{obj.name}@{_safe_etag(obj.etag)}.{suffix}"
 
     def _get(self, obj: ObjectRef, key: str) -> bytes | None:
-        import oci
-
-        try:
-            resp = self._client.get_object(obj.namespace, obj.bucket, key)
-            return bytes(resp.data.content)
-        except oci.exceptions.ServiceError as exc:
-            if exc.status == 404:
-                return None
-            raise SourceError(
-                f"{obj}: reading ledger {key} failed with HTTP {exc.status}"
-            ) from None
-        except Exception as exc:
-            raise SourceError(
-                f"{obj}: reading ledger {key} failed ({type(exc).__name__})"
-            ) from None
+        return get_small_object(self._client, obj, key, f"reading ledger {key}")
 
     def _put(self, obj: ObjectRef, key: str, body: bytes) -> None:
-        import oci
-
-        try:
-            self._client.put_object(
-                obj.namespace, obj.bucket, key, body, content_type="application/json"
-            )
-        except oci.exceptions.ServiceError as exc:
-            raise SourceError(
-                f"{obj}: writing ledger {key} failed with HTTP {exc.status}"
-            ) from None
-        except Exception as exc:
-            raise SourceError(
-                f"{obj}: writing ledger {key} failed ({type(exc).__name__})"
-            ) from None
+        put_small_object(self._client, obj, key, body, "application/json", f"writing ledger {key}")
 
     def is_done(self, obj: ObjectRef) -> bool:
         return self._get(obj, self._key(obj, "done")) is not None

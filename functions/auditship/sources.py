@@ -124,6 +124,53 @@ class ObjectStorageReader:
             time.sleep(min(8.0, 0.25 * 2**failures))
 
 
+_SMALL_ATTEMPTS = 3  # markers and dead letters: a short retry for 429/5xx/network blips
+
+
+def _small_object_call(call: Any, obj: ObjectRef, what: str) -> Any:
+    """Run one small-object request with a short retry; failures become `SourceError`
+    naming `what` (e.g. "writing dead letter <name>") and the HTTP status."""
+    import oci
+
+    for attempt in range(1, _SMALL_ATTEMPTS + 1):
+        try:
+            return call()
+        except oci.exceptions.ServiceError as exc:
+            if exc.status == 404:
+                raise
+            if (exc.status not in (408, 429) and exc.status < 500) or attempt == _SMALL_ATTEMPTS:
+                raise SourceError(f"{obj}: {what} failed with HTTP {exc.status}") from None
+        except Exception as exc:  # network errors from requests/urllib3
+            if attempt == _SMALL_ATTEMPTS:
+                raise SourceError(f"{obj}: {what} failed ({type(exc).__name__})") from None
+        time.sleep(0.2 * 2**attempt)
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def put_small_object(
+    client: Any, obj: ObjectRef, name: str, body: bytes, content_type: str, what: str
+) -> None:
+    """PutObject `name` in `obj`'s bucket (dead letters, ledger markers)."""
+    _small_object_call(
+        lambda: client.put_object(obj.namespace, obj.bucket, name, body, content_type=content_type),
+        obj,
+        what,
+    )
+
+
+def get_small_object(client: Any, obj: ObjectRef, name: str, what: str) -> bytes | None:
+    """GetObject `name` from `obj`'s bucket whole; None when it does not exist."""
+    import oci
+
+    try:
+        resp = _small_object_call(
+            lambda: client.get_object(obj.namespace, obj.bucket, name), obj, what
+        )
+    except oci.exceptions.ServiceError:  # 404
+        return None
+    return bytes(resp.data.content)
+
+
 class _ShortRead(Exception):
     pass
 
