@@ -37,7 +37,11 @@ from auditship.errors import (  # noqa: E402
 )
 from auditship.model import ObjectRef, Record  # noqa: E402
 from auditship.sinks.base import Prepared, RecordRefused  # noqa: E402
-from auditship.sinks.oci_logging import ENVELOPE_BYTES, OciLoggingSink  # noqa: E402
+from auditship.sinks.oci_logging import (  # noqa: E402
+    DEFAULT_MAX_ENTRIES,
+    ENVELOPE_BYTES,
+    OciLoggingSink,
+)
 from fakes.logging_ingestion import FakeLoggingIngestion  # noqa: E402
 from fakes.oci_auth import make_client, sdk_config  # noqa: E402
 
@@ -287,7 +291,7 @@ def test_constructor_rejects_limits_that_cannot_hold_one_entry() -> None:
         OciLoggingSink(client, LOG_ID, max_request_bytes=1_000_000)
     sink = OciLoggingSink(client, LOG_ID)
     assert sink.name == "oci-logging"
-    assert sink.limits.max_items == 1000
+    assert sink.limits.max_items == DEFAULT_MAX_ENTRIES == 500
     assert sink.limits.max_bytes == 4 * 1024 * 1024 - ENVELOPE_BYTES
     assert sink.max_entry_bytes < 1_000_000
 
