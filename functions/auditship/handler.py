@@ -18,6 +18,7 @@ import os
 import sys
 import threading
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -59,6 +60,13 @@ class _Container:
             key = tuple(sorted(config.items()))
             if self.runtime is None or key != self._key:
                 settings = Settings.from_mapping(config)
+                if settings.logzio_token and not settings.logzio_token_secret_ocid:
+                    # Accepted so a function can be tried out, but function configuration is
+                    # visible to anyone who can read the function: production uses Vault.
+                    log.warning(
+                        "LOGZIO_TOKEN is set in function configuration; store the token in "
+                        "OCI Vault and set LOGZIO_TOKEN_SECRET_OCID instead"
+                    )
                 clients = OciClients(settings, auth=config.get("OCI_AUTH", "resource_principal"))
                 sink = build_sink(self.sink_kind, settings, clients)
                 if self.runtime is not None:
@@ -78,8 +86,8 @@ class _Container:
                 )
                 self.settings, self.clients, self._key = settings, clients, key
             runtime = self.runtime
-        runtime.options.force = force
-        return runtime
+        # Per call, without touching the container's shared options.
+        return replace(runtime, options=replace(runtime.options, force=force))
 
 
 def _deadline(ctx: Any) -> Deadline:
