@@ -287,8 +287,9 @@ def test_broken_download_resumes_with_a_ranged_get(
     object_storage: FakeObjectStorage, os_client: Any, listener: FakeLogzioListener, tmp_path: Path
 ) -> None:
     obj, recs = put_object(object_storage, tmp_path, 300)
-    # HEAD, done-marker GET, checkpoint GET, then the object GET is cut and its retry gets a 503
-    object_storage.script(["ok", "ok", "ok", ("truncate", 5000), 503])
+    # HEAD, done-marker GET, lease PUT, checkpoint GET; then the object GET is cut short and
+    # its first retry gets a 503
+    object_storage.script(["ok", "ok", "ok", "ok", ("truncate", 5000), 503])
     summary = os_ship(obj, os_client, listener)
     assert summary.complete, summary.errors
     assert [r["id"] for r in listener.accepted] == [r["id"] for r in recs]
@@ -309,6 +310,38 @@ def test_rejects_land_in_the_bucket_dead_letter_prefix(
     letter = json.loads(object_storage.get(NAMESPACE, BUCKET, letter_name) or b"")
     assert letter["raw"] == "{not json}"
     assert letter["offset"] == 7
+
+
+def test_concurrent_invocation_for_the_same_object_ships_nothing(
+    object_storage: FakeObjectStorage, os_client: Any, listener: FakeLogzioListener, tmp_path: Path
+) -> None:
+    obj, _ = put_object(object_storage, tmp_path, 100)
+    obj = ObjectStorageReader(os_client).head(obj)
+    # GIVEN another invocation holds the object's lease
+    other = ObjectStorageLedger(os_client, "shipped/")
+    assert other.acquire(obj, 60) is None
+    # WHEN a duplicate event arrives meanwhile
+    summary = os_ship(obj, os_client, listener)
+    # THEN it ships nothing and says why (a failure, so it is retried later)
+    assert not summary.complete
+    assert "another invocation is shipping this object" in summary.errors[0]
+    assert listener.accepted == []
+    # and once the holder is done (or its lease expires), a retry ships everything
+    other.release(obj)
+    assert os_ship(obj, os_client, listener).shipped == 100
+
+
+def test_an_expired_lease_is_taken_over(
+    object_storage: FakeObjectStorage, os_client: Any, tmp_path: Path
+) -> None:
+    obj, _ = put_object(object_storage, tmp_path, 5)
+    first = ObjectStorageLedger(os_client, "shipped/")
+    second = ObjectStorageLedger(os_client, "shipped/")
+    assert first.acquire(obj, 60) is None
+    assert second.acquire(obj, 60) is not None  # held
+    assert first.acquire(obj, -1) is not None  # still held by its own live lease
+    first.release(obj)
+    assert second.acquire(obj, 60) is None  # released: taken over with if-match
 
 
 def test_missing_object_is_a_clear_error(

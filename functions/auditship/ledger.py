@@ -7,18 +7,26 @@ Two small JSON objects per source object version, in the same bucket:
   stops early (deadline, sink outage). Records 0..N-1 in object order were delivered or
   dead-lettered; a re-run skips them and resumes at record N.
 
+- `<prefix><object name>@<etag>.lease`: `{"holder": ..., "expires": epoch}`, taken with a
+  conditional PUT (`if-none-match: *`, or `if-match` on an expired lease) before shipping,
+  so two invocations for the same object at the same moment (a duplicate event) do not both
+  ship it; the loser reports "in progress elsewhere" as a failure, and its retry finds the
+  done marker. Released by overwriting with an expired lease (functions may not delete).
+
 Keys use the ETag because Object Storage overwrites keep the name: a new version under
 the same name is a new object to ship.
 """
 
 from __future__ import annotations
 
+import time
+import uuid
 from typing import Any, Protocol
 
 import orjson
 
 from auditship.model import ObjectRef
-from auditship.sources import get_small_object, put_small_object
+from auditship.sources import get_small_object, get_small_object_with_etag, put_small_object
 
 
 class Ledger(Protocol):
@@ -26,6 +34,12 @@ class Ledger(Protocol):
     def handled_through(self, obj: ObjectRef) -> int: ...
     def save_progress(self, obj: ObjectRef, handled_through: int) -> None: ...
     def mark_done(self, obj: ObjectRef, summary: dict[str, Any]) -> None: ...
+    def acquire(self, obj: ObjectRef, seconds: float) -> float | None:
+        """Take the object's lease for `seconds`; None when taken, else the epoch time at
+        which the current holder's lease expires."""
+        ...
+
+    def release(self, obj: ObjectRef) -> None: ...
 
 
 class NullLedger:
@@ -43,6 +57,12 @@ class NullLedger:
     def mark_done(self, obj: ObjectRef, summary: dict[str, Any]) -> None:
         return None
 
+    def acquire(self, obj: ObjectRef, seconds: float) -> float | None:
+        return None
+
+    def release(self, obj: ObjectRef) -> None:
+        return None
+
 
 def _safe_etag(etag: str) -> str:
     return "".join(c if c.isalnum() or c in "-_." else "_" for c in etag) or "no-etag"
@@ -52,6 +72,7 @@ class ObjectStorageLedger:
     def __init__(self, client: Any, prefix: str) -> None:
         self._client = client
         self.prefix = prefix
+        self._holder = uuid.uuid4().hex  # who holds a lease: for people reading the bucket
 
     def _key(self, obj: ObjectRef, suffix: str) -> str:
         return f"{self.prefix}{obj.name}@{_safe_etag(obj.etag)}.{suffix}"
@@ -82,3 +103,40 @@ class ObjectStorageLedger:
 
     def mark_done(self, obj: ObjectRef, summary: dict[str, Any]) -> None:
         self._put(obj, self._key(obj, "done"), orjson.dumps(summary))
+
+    def acquire(self, obj: ObjectRef, seconds: float) -> float | None:
+        import oci
+
+        key = self._key(obj, "lease")
+        body = orjson.dumps({"holder": self._holder, "expires": time.time() + seconds})
+        what = f"taking lease {key}"
+        try:  # nobody has ever held it
+            put_small_object(self._client, obj, key, body, "application/json", what,
+                             if_none_match="*")  # fmt: skip
+            return None
+        except oci.exceptions.ServiceError as exc:
+            if exc.status != 412:
+                raise
+        current = get_small_object_with_etag(self._client, obj, key, f"reading lease {key}")
+        if current is None:  # released and deleted in between: try once more from scratch
+            return self.acquire(obj, seconds) if seconds > 0 else None
+        raw, etag = current
+        try:
+            expires = float(orjson.loads(raw).get("expires", 0))
+        except (orjson.JSONDecodeError, AttributeError, TypeError, ValueError):
+            expires = 0.0  # unreadable lease: treat as expired
+        if expires > time.time():
+            return expires
+        try:  # expired: take it over, unless someone else just did
+            put_small_object(self._client, obj, key, body, "application/json", what,
+                             if_match=etag)  # fmt: skip
+        except oci.exceptions.ServiceError as exc:
+            if exc.status != 412:
+                raise
+            return time.time() + seconds
+        return None
+
+    def release(self, obj: ObjectRef) -> None:
+        key = self._key(obj, "lease")
+        body = orjson.dumps({"holder": self._holder, "expires": 0})
+        put_small_object(self._client, obj, key, body, "application/json", f"releasing {key}")

@@ -201,6 +201,42 @@ def ship_object(
         summary.seconds = time.monotonic() - started
         summary.errors.append(f"{obj}: already shipped (ETag {obj.etag or 'unknown'}); skipped")
         return summary
+    # Hold the object's lease for as long as this call may run (plus a minute); a call
+    # without a deadline (operator command) holds it for an hour.
+    remaining = deadline.remaining()
+    held_until = ledger.acquire(obj, 3600.0 if remaining == float("inf") else remaining + 60)
+    if held_until is not None:
+        summary.complete = False
+        summary.seconds = time.monotonic() - started
+        until = time.strftime("%H:%M:%SZ", time.gmtime(held_until))
+        summary.errors.append(
+            f"{obj}: another invocation is shipping this object (lease until {until}); "
+            "a retry after that ships what is left"
+        )
+        return summary
+    try:
+        return _ship_leased(obj, reader, sink, normalizer, dead_letters, ledger, deadline, opts,
+                            progress, summary, started)  # fmt: skip
+    finally:
+        try:
+            ledger.release(obj)
+        except AuditShipError as exc:  # it expires by itself
+            log.warning("%s", exc)
+
+
+def _ship_leased(
+    obj: ObjectRef,
+    reader: Reader,
+    sink: Sink,
+    normalizer: Normalizer,
+    dead_letters: DeadLetterStore,
+    ledger: Ledger,
+    deadline: Deadline,
+    opts: ShipOptions,
+    progress: Callable[[int], None] | None,
+    summary: Summary,
+    started: float,
+) -> Summary:
     skip_below = 0 if opts.force else ledger.handled_through(obj)
     dlq = DeadLetterWriter(dead_letters, obj)
     # The pool (if any) forks before _Run starts its threads.

@@ -129,14 +129,15 @@ _SMALL_ATTEMPTS = 3  # markers and dead letters: a short retry for 429/5xx/netwo
 
 def _small_object_call(call: Any, obj: ObjectRef, what: str) -> Any:
     """Run one small-object request with a short retry; failures become `SourceError`
-    naming `what` (e.g. "writing dead letter <name>") and the HTTP status."""
+    naming `what` (e.g. "writing dead letter <name>") and the HTTP status. 404 and 412
+    (not there; a condition failed) are answers, raised as the SDK's ServiceError."""
     import oci
 
     for attempt in range(1, _SMALL_ATTEMPTS + 1):
         try:
             return call()
         except oci.exceptions.ServiceError as exc:
-            if exc.status == 404:
+            if exc.status in (404, 412):
                 raise
             if (exc.status not in (408, 429) and exc.status < 500) or attempt == _SMALL_ATTEMPTS:
                 raise SourceError(f"{obj}: {what} failed with HTTP {exc.status}") from None
@@ -148,27 +149,47 @@ def _small_object_call(call: Any, obj: ObjectRef, what: str) -> Any:
 
 
 def put_small_object(
-    client: Any, obj: ObjectRef, name: str, body: bytes, content_type: str, what: str
+    client: Any,
+    obj: ObjectRef,
+    name: str,
+    body: bytes,
+    content_type: str,
+    what: str,
+    **conditions: str,
 ) -> None:
-    """PutObject `name` in `obj`'s bucket (dead letters, ledger markers)."""
+    """PutObject `name` in `obj`'s bucket (dead letters, ledger markers). `conditions` are
+    `if_match` / `if_none_match`; a failed condition raises the SDK's ServiceError (412)."""
     _small_object_call(
-        lambda: client.put_object(obj.namespace, obj.bucket, name, body, content_type=content_type),
+        lambda: client.put_object(
+            obj.namespace, obj.bucket, name, body, content_type=content_type, **conditions
+        ),
         obj,
         what,
     )
 
 
-def get_small_object(client: Any, obj: ObjectRef, name: str, what: str) -> bytes | None:
-    """GetObject `name` from `obj`'s bucket whole; None when it does not exist."""
+def get_small_object_with_etag(
+    client: Any, obj: ObjectRef, name: str, what: str
+) -> tuple[bytes, str] | None:
+    """GetObject `name` from `obj`'s bucket whole, with its ETag; None when it does not
+    exist."""
     import oci
 
     try:
         resp = _small_object_call(
             lambda: client.get_object(obj.namespace, obj.bucket, name), obj, what
         )
-    except oci.exceptions.ServiceError:  # 404
-        return None
-    return bytes(resp.data.content)
+    except oci.exceptions.ServiceError as exc:
+        if exc.status == 404:
+            return None
+        raise SourceError(f"{obj}: {what} failed with HTTP {exc.status}") from None
+    return bytes(resp.data.content), resp.headers.get("etag", "")
+
+
+def get_small_object(client: Any, obj: ObjectRef, name: str, what: str) -> bytes | None:
+    """GetObject `name` from `obj`'s bucket whole; None when it does not exist."""
+    found = get_small_object_with_etag(client, obj, name, what)
+    return None if found is None else found[0]
 
 
 class _ShortRead(Exception):
