@@ -201,77 +201,67 @@ def ship_object(
         summary.seconds = time.monotonic() - started
         summary.errors.append(f"{obj}: already shipped (ETag {obj.etag or 'unknown'}); skipped")
         return summary
-    # Hold the object's lease for as long as this call may run (plus a minute); a call
-    # without a deadline (operator command) holds it for an hour.
+    with _lease(ledger, obj, deadline) as held_until:
+        if held_until is not None:
+            summary.complete = False
+            summary.seconds = time.monotonic() - started
+            until = time.strftime("%H:%M:%SZ", time.gmtime(held_until))
+            summary.errors.append(
+                f"{obj}: another invocation is shipping this object (lease until {until}); "
+                "a retry after that ships what is left"
+            )
+            return summary
+        skip_below = 0 if opts.force else ledger.handled_through(obj)
+        dlq = DeadLetterWriter(dead_letters, obj)
+        # The pool (if any) forks before _Run starts its threads.
+        stage: InlineStage | PoolStage = (
+            PoolStage(obj, normalizer, sink, opts.max_record_bytes, opts.workers)
+            if opts.workers > 1
+            else InlineStage(obj, normalizer, sink, opts.max_record_bytes)
+        )
+        run = _Run(obj, sink, stage, dlq, summary, opts, deadline, skip_below)
+        try:
+            run.execute(reader, progress)
+        finally:
+            run.shutdown()
+            stage.close()
+        try:
+            dlq.flush()
+        except AuditShipError as exc:
+            summary.complete = False
+            summary.errors.append(str(exc))
+            run.handled_through = min(run.handled_through, run.first_unflushed_reject)
+        if summary.complete:
+            summary.seconds = time.monotonic() - started
+            try:
+                ledger.mark_done(obj, summary.to_json_dict())
+            except AuditShipError as exc:
+                # Everything was delivered; only the marker is missing, so a duplicate event
+                # could ship again. Report it, but the data itself is safe.
+                summary.errors.append(str(exc))
+        else:
+            try:
+                ledger.save_progress(obj, run.handled_through)
+            except AuditShipError as exc:
+                summary.errors.append(str(exc))
+        summary.seconds = time.monotonic() - started
+        return summary
+
+
+@contextlib.contextmanager
+def _lease(ledger: Ledger, obj: ObjectRef, deadline: Deadline) -> Iterator[float | None]:
+    """Hold the object's lease for as long as this call may run (plus a minute; an hour
+    without a deadline). Yields None when held, else when the other holder's lease ends."""
     remaining = deadline.remaining()
     held_until = ledger.acquire(obj, 3600.0 if remaining == float("inf") else remaining + 60)
-    if held_until is not None:
-        summary.complete = False
-        summary.seconds = time.monotonic() - started
-        until = time.strftime("%H:%M:%SZ", time.gmtime(held_until))
-        summary.errors.append(
-            f"{obj}: another invocation is shipping this object (lease until {until}); "
-            "a retry after that ships what is left"
-        )
-        return summary
     try:
-        return _ship_leased(obj, reader, sink, normalizer, dead_letters, ledger, deadline, opts,
-                            progress, summary, started)  # fmt: skip
+        yield held_until
     finally:
-        try:
-            ledger.release(obj)
-        except AuditShipError as exc:  # it expires by itself
-            log.warning("%s", exc)
-
-
-def _ship_leased(
-    obj: ObjectRef,
-    reader: Reader,
-    sink: Sink,
-    normalizer: Normalizer,
-    dead_letters: DeadLetterStore,
-    ledger: Ledger,
-    deadline: Deadline,
-    opts: ShipOptions,
-    progress: Callable[[int], None] | None,
-    summary: Summary,
-    started: float,
-) -> Summary:
-    skip_below = 0 if opts.force else ledger.handled_through(obj)
-    dlq = DeadLetterWriter(dead_letters, obj)
-    # The pool (if any) forks before _Run starts its threads.
-    stage: InlineStage | PoolStage = (
-        PoolStage(obj, normalizer, sink, opts.max_record_bytes, opts.workers)
-        if opts.workers > 1
-        else InlineStage(obj, normalizer, sink, opts.max_record_bytes)
-    )
-    run = _Run(obj, sink, stage, dlq, summary, opts, deadline, skip_below)
-    try:
-        run.execute(reader, progress)
-    finally:
-        run.shutdown()
-        stage.close()
-    try:
-        dlq.flush()
-    except AuditShipError as exc:
-        summary.complete = False
-        summary.errors.append(str(exc))
-        run.handled_through = min(run.handled_through, run.first_unflushed_reject)
-    if summary.complete:
-        summary.seconds = time.monotonic() - started
-        try:
-            ledger.mark_done(obj, summary.to_json_dict())
-        except AuditShipError as exc:
-            # Everything was delivered; only the marker is missing, so a duplicate event
-            # could ship again. Report it, but the data itself is safe.
-            summary.errors.append(str(exc))
-    else:
-        try:
-            ledger.save_progress(obj, run.handled_through)
-        except AuditShipError as exc:
-            summary.errors.append(str(exc))
-    summary.seconds = time.monotonic() - started
-    return summary
+        if held_until is None:
+            try:
+                ledger.release(obj)
+            except AuditShipError as exc:  # it expires by itself
+                log.warning("%s", exc)
 
 
 class _Run:
