@@ -15,7 +15,7 @@ from auditship.ledger import NullLedger
 from auditship.model import ObjectRef
 from auditship.normalize import Normalizer
 from auditship.pipeline import RetryPolicy, ShipOptions, ship_object
-from auditship.prepare import WindowCutter
+from auditship.prepare import PoolStage, WindowCutter
 from auditship.sinks.logzio import LogzioSink
 from auditship.sources import LocalReader
 from conftest import TOKEN
@@ -38,22 +38,45 @@ def test_windows_concatenate_to_the_stream_and_end_between_records(
     gen = records(seed=seed, tricky_ratio=0.5)
     data = render([next(gen) for _ in range(n)], layout, random.Random(seed))
     cutter = WindowCutter(window)
-    out: list[tuple[int, bytes]] = []
-    for i in range(0, len(data), chunk):
-        out.extend(cutter.feed(data[i : i + chunk]))
-    out.extend(cutter.finish())
-    assert b"".join(w for _, w in out) == data
+    cut: list[tuple[int, bytes]] = []
     position = 0
-    for base, w in out:
-        assert base == position
-        position += len(w)
-    forced = [len(w) >= 4 * window for _, w in out]  # no safe cut within the limit
-    for (_, w), after_forced in zip(out[1:], forced, strict=False):
-        # a window starts at a record's `{`, unless the one before it had to be cut anywhere
-        assert after_forced or w.startswith(b"{") or not w.strip()
-    for (_, w), was_forced in zip(out[:-1], forced, strict=False):
-        if not was_forced:  # a window cut at a safe point ends with a complete record
-            assert w.rstrip().endswith(b"}")
+    while position < len(data) and not cutter.stuck:
+        cut.extend(cutter.feed(data[position : position + chunk]))
+        position += chunk
+    rest = cutter.rest() if cutter.stuck else None
+    tail = list(cutter.finish())
+    pieces = cut + ([rest] if rest else []) + tail
+    # nothing lost, nothing repeated, offsets exact
+    assert b"".join(w for _, w in pieces) + data[position:] == data
+    offset = 0
+    for base, w in pieces:
+        assert base == offset
+        offset += len(w)
+    # every window handed to a worker ends with a complete record, and the next one (or
+    # what is left for the calling process) starts at the next record's `{`
+    for _, w in cut:
+        assert w.rstrip().endswith(b"}")
+    for _, w in (cut + ([rest] if rest else []) + tail)[1:]:
+        assert w.startswith(b"{") or not w.strip()
+
+
+def test_a_stream_without_newlines_falls_back_to_this_process_without_loss() -> None:
+    gen = records(seed=4, tricky_ratio=0.5)
+    recs = [next(gen) for _ in range(200)]
+    data = b"".join(orjson.dumps(r) for r in recs)  # one line, `}{` inside strings too
+    obj = ObjectRef("one-line")
+    sink = LogzioSink("http://127.0.0.1:9", TOKEN)
+    pool = PoolStage(obj, Normalizer(), sink, 1 << 20, workers=2, window_bytes=8192)
+    try:
+        windows = []
+        for i in range(0, len(data), 3000):
+            windows.extend(pool.feed(data[i : i + 3000]))
+        windows.extend(pool.finish())
+    finally:
+        pool.close()
+    payloads = [p for w in windows for p in w.payloads]
+    assert all(p is not None for p in payloads)
+    assert [orjson.loads(p)["id"] for p in payloads] == [r["id"] for r in recs]
 
 
 def test_worker_processes_ship_exactly_what_the_inline_path_ships(tmp_path: Path) -> None:

@@ -13,8 +13,8 @@ all of the accounting, in object order.
 Safe cut: `}`, then whitespace containing a newline, then `{`. A raw newline cannot occur
 inside a JSON string, so for valid JSON this is always a boundary between two top-level
 records; for invalid bytes a cut only decides where one reject ends and the next begins
-(their bytes and offsets stay exact). A stream without such cuts is handed over in windows
-of four times the window size, which the worker's splitter treats like chunk edges.
+(their bytes and offsets stay exact). When a stream offers no such cut within four window
+sizes (one huge line), the rest of it is prepared in the calling process.
 
 Workers are forked, so a `PoolStage` must be created before the caller starts any thread
 (fork copies only the calling thread; a lock held elsewhere would stay locked in the child).
@@ -168,22 +168,30 @@ def prepare_stretch(obj: ObjectRef, base: int, data: bytes, max_record_bytes: in
 
 
 class WindowCutter:
-    """Accumulates decompressed chunks and hands out windows that end at safe cuts."""
+    """Accumulates decompressed chunks and hands out windows that end at safe cuts.
+
+    When `4 * window_bytes` arrive without a safe cut (one huge line), it stops cutting and
+    sets `stuck`; `rest()` then hands over what it holds, which starts at a record start."""
 
     def __init__(self, window_bytes: int = DEFAULT_WINDOW_BYTES) -> None:
         self._window = window_bytes
         self._buf = b""
         self._base = 0
+        self.stuck = False
 
     def feed(self, chunk: bytes) -> Iterator[tuple[int, bytes]]:
         self._buf = self._buf + chunk if self._buf else chunk
         while len(self._buf) >= self._window:
             cut = self._last_cut(self._buf)
             if cut <= 0:
-                if len(self._buf) < 4 * self._window:
-                    return  # wait for a safe cut
-                cut = len(self._buf)  # no newline boundaries at all: pass it on as is
+                # No safe cut yet: wait for one, up to a limit that bounds memory.
+                self.stuck = len(self._buf) >= 4 * self._window
+                return
             yield self._take(cut)
+
+    def rest(self) -> tuple[int, bytes]:
+        """What is held and not handed out yet, with its stream offset."""
+        return self._take(len(self._buf))
 
     def finish(self) -> Iterator[tuple[int, bytes]]:
         if self._buf:
@@ -239,6 +247,8 @@ class PoolStage:
         self._cutter = WindowCutter(window_bytes)
         self._pending: deque[Future[Window]] = deque()
         self._max_in_flight = 2 * workers
+        self._args = (obj, normalize, sink)
+        self._inline: RecordSplitter | None = None  # set when the stream cannot be cut
 
     def _submit(self, stretches: Iterator[tuple[int, bytes]]) -> None:
         for base, data in stretches:
@@ -258,10 +268,24 @@ class PoolStage:
             yield window
 
     def feed(self, chunk: bytes) -> Iterator[Window]:
+        if self._inline is not None:
+            yield prepare(self._inline.feed(chunk), *self._args)
+            return
         self._submit(self._cutter.feed(chunk))
         yield from self._ready(drain=False)
+        if self._cutter.stuck:
+            # No record boundary that is safe to cut at (e.g. the whole object is one
+            # line): finish what the workers have, then go on in this process, starting
+            # at the record start where the last window ended.
+            yield from self._ready(drain=True)
+            base, held = self._cutter.rest()
+            self._inline = RecordSplitter(self._obj.name, self._max_record, base_offset=base)
+            yield prepare(self._inline.feed(held), *self._args)
 
     def finish(self) -> Iterator[Window]:
+        if self._inline is not None:
+            yield prepare(self._inline.finish(), *self._args)
+            return
         self._submit(self._cutter.finish())
         yield from self._ready(drain=True)
 
