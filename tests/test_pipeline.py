@@ -287,9 +287,9 @@ def test_broken_download_resumes_with_a_ranged_get(
     object_storage: FakeObjectStorage, os_client: Any, listener: FakeLogzioListener, tmp_path: Path
 ) -> None:
     obj, recs = put_object(object_storage, tmp_path, 300)
-    # HEAD, done-marker GET, lease PUT, checkpoint GET; then the object GET is cut short and
-    # its first retry gets a 503
-    object_storage.script(["ok", "ok", "ok", "ok", ("truncate", 5000), 503])
+    # HEAD, done-marker GET, lease PUT, done-marker GET again (under the lease), checkpoint
+    # GET; then the object GET is cut short and its first retry gets a 503
+    object_storage.script(["ok"] * 5 + [("truncate", 5000), 503])
     summary = os_ship(obj, os_client, listener)
     assert summary.complete, summary.errors
     assert [r["id"] for r in listener.accepted] == [r["id"] for r in recs]
@@ -351,3 +351,73 @@ def test_missing_object_is_a_clear_error(
 
     with pytest.raises(SourceError, match="404"):
         ObjectStorageReader(os_client).head(ObjectRef("nope", NAMESPACE, BUCKET))
+
+
+# -- failure paths found in review ------------------------------------------------------------
+class _BrokenStore:
+    """A dead-letter store whose writes fail (Object Storage refusing, say)."""
+
+    def put(self, obj: ObjectRef, key: str, body: bytes) -> str:
+        from auditship.errors import SourceError
+
+        raise SourceError(f"{obj}: writing dead letter failed with HTTP 503")
+
+
+def test_a_failed_dead_letter_write_keeps_the_checkpoint_before_those_records(
+    object_storage: FakeObjectStorage, os_client: Any, tmp_path: Path
+) -> None:
+    obj, recs = put_object(object_storage, tmp_path, 50)
+    obj = ObjectStorageReader(os_client).head(obj)
+    ledger = ObjectStorageLedger(os_client, "shipped/")
+
+    def run(listener: FakeLogzioListener, store: Any) -> Summary:
+        sink = LogzioSink(listener.url, TOKEN, max_batch_bytes=32 * 1024)
+        try:
+            return ship_object(
+                obj, reader=ObjectStorageReader(os_client), sink=sink, normalizer=Normalizer(),
+                dead_letters=store, ledger=ledger, deadline=Deadline.unlimited(),
+                options=ShipOptions(retry=FAST_RETRY, deadline_margin_seconds=0.0),
+            )  # fmt: skip
+        finally:
+            sink.close()
+
+    # GIVEN every batch is refused for good (413) AND the dead-letter store is down
+    with FakeLogzioListener(tokens={TOKEN}, max_body_bytes=100) as refusing:
+        first = run(refusing, _BrokenStore())
+    assert not first.complete
+    # WHEN it runs again with both healthy
+    with FakeLogzioListener(tokens={TOKEN}) as healthy:
+        second = run(healthy, ObjectStorageDeadLetterStore(os_client, "dead-letter/"))
+        # THEN no record was skipped on the strength of an unwritten dead letter
+        assert second.complete
+        assert second.skipped == 0
+        assert [r["id"] for r in healthy.accepted] == [r["id"] for r in recs]
+
+
+def test_a_read_failure_checkpoints_what_was_delivered(
+    object_storage: FakeObjectStorage, os_client: Any, tmp_path: Path
+) -> None:
+    obj, recs = put_object(object_storage, tmp_path, 300)
+    # HEAD, done GET, lease PUT, done GET, checkpoint GET; the object GET is cut short and
+    # every resume attempt fails
+    object_storage.script(["ok"] * 5 + [("truncate", 20000)] + [503] * 4)
+    with FakeLogzioListener(tokens={TOKEN}) as first_listener:
+        first = os_ship(obj, os_client, first_listener)
+    assert not first.complete
+    delivered = [r["id"] for r in first_listener.accepted]
+    assert delivered
+    with FakeLogzioListener(tokens={TOKEN}) as second_listener:
+        second = os_ship(obj, os_client, second_listener)
+    assert second.complete
+    assert second.skipped == len(delivered)
+    assert delivered + [r["id"] for r in second_listener.accepted] == [r["id"] for r in recs]
+
+
+def test_no_reader_thread_is_left_behind_after_a_sink_failure(tmp_path: Path) -> None:
+    import threading
+
+    path, _ = make_object(tmp_path, 400)
+    with FakeLogzioListener(tokens={"other"}) as strict:
+        summary = ship_local(path, strict, tmp_path, max_batch_bytes=8 * 1024)
+    assert not summary.complete
+    assert not [t for t in threading.enumerate() if "_read_ahead" in t.name]

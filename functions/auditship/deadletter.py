@@ -67,6 +67,9 @@ class DeadLetterWriter:
         self._part = 0
         self._run = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime()) + "-" + uuid.uuid4().hex[:8]
         self.count = 0  # rejects written durably
+        # Lowest object-order index among rejects not yet written: a checkpoint must not
+        # move past it, or a failed write would lose them.
+        self.first_pending_index: int | None = None
         self.locations: list[str] = []
 
     @property
@@ -74,6 +77,10 @@ class DeadLetterWriter:
         return len(self._lines)
 
     def add(self, reject: Reject) -> None:
+        if reject.index is not None and (
+            self.first_pending_index is None or reject.index < self.first_pending_index
+        ):
+            self.first_pending_index = reject.index
         line = orjson.dumps(reject.to_json_dict())
         self._lines.append(line)
         self._size += len(line) + 1
@@ -90,3 +97,4 @@ class DeadLetterWriter:
         self.count += len(self._lines)
         self._lines = []
         self._size = 0
+        self.first_pending_index = None

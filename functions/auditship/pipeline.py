@@ -97,19 +97,27 @@ _END = object()
 
 
 def _read_ahead(chunks: Iterator[bytes], out: queue.Queue[Any], stop: threading.Event) -> None:
+    def put(item: Any) -> bool:
+        # Never block for good: the consumer may have stopped reading (sink failure).
+        while not stop.is_set():
+            try:
+                out.put(item, timeout=0.2)
+                return True
+            except queue.Full:
+                continue
+        return False
+
     try:
         for chunk in chunks:
-            while not stop.is_set():
-                try:
-                    out.put(chunk, timeout=0.2)
-                    break
-                except queue.Full:
-                    continue
-            if stop.is_set():
+            if not put(chunk):
                 return
-        out.put(_END)
-    except BaseException as exc:  # delivered to the consumer, which re-raises it
-        out.put(exc)
+        put(_END)
+    except BaseException as exc:  # delivered to the consumer, which handles it
+        put(exc)
+    finally:
+        close = getattr(chunks, "close", None)
+        if close is not None:
+            close()
 
 
 class _Sender:
@@ -137,9 +145,10 @@ class _Sender:
                 self.results.put((batch, _NotSent()))
                 continue
             outcome = self._send(batch)
+            # The result goes out before the flag: whoever sees the flag must find it.
+            self.results.put((batch, outcome))
             if isinstance(outcome, CredentialsRejectedError | _GaveUp):
                 self.failed.set()
-            self.results.put((batch, outcome))
 
     def _send(self, batch: _Batch) -> Delivery | Exception:
         margin = self._options.deadline_margin_seconds
@@ -211,6 +220,11 @@ def ship_object(
                 "a retry after that ships what is left"
             )
             return summary
+        # Another invocation may have finished between the first check and the lease.
+        if not opts.force and ledger.is_done(obj):
+            summary.seconds = time.monotonic() - started
+            summary.errors.append(f"{obj}: already shipped (ETag {obj.etag or 'unknown'}); skipped")
+            return summary
         skip_below = 0 if opts.force else ledger.handled_through(obj)
         dlq = DeadLetterWriter(dead_letters, obj)
         # The pool (if any) forks before _Run starts its threads.
@@ -230,7 +244,8 @@ def ship_object(
         except AuditShipError as exc:
             summary.complete = False
             summary.errors.append(str(exc))
-            run.handled_through = min(run.handled_through, run.first_unflushed_reject)
+        if dlq.first_pending_index is not None:  # rejects not written: resume before them
+            run.handled_through = min(run.handled_through, dlq.first_pending_index)
         if summary.complete:
             summary.seconds = time.monotonic() - started
             try:
@@ -291,7 +306,6 @@ class _Run:
         self.batch = _Batch([], [])
         self.handled_through = skip_below
         self.unhandled_from: int | None = None  # first index of a batch that was not delivered
-        self.first_unflushed_reject = 1 << 62
         self.sender = _Sender(sink, obj, deadline, opts)
         self.stop = threading.Event()
         self.reader_thread: threading.Thread | None = None
@@ -340,9 +354,8 @@ class _Run:
                 pending.append(self.unhandled_from)
             if self.batch.items:
                 pending.append(self.batch.first_index)
-            self.handled_through = max(
-                self.skip_below, min(pending) if pending else self.handled_through
-            )
+            # Nothing pending: everything taken so far was handled.
+            self.handled_through = max(self.skip_below, min(pending) if pending else self.index)
 
     def _source_failed(self, exc: BaseException) -> None:
         if isinstance(exc, DecodeError):
@@ -420,11 +433,7 @@ class _Run:
         batch.size += prepared.size
 
     def _dead_letter(self, reject: Reject) -> None:
-        if self.dlq.pending == 0 and reject.index is not None:
-            self.first_unflushed_reject = reject.index
         self.dlq.add(reject)
-        if self.dlq.pending == 0:
-            self.first_unflushed_reject = 1 << 62
         self.summary.rejected += 1
 
     # -- batches -----------------------------------------------------------------------
@@ -433,7 +442,9 @@ class _Run:
         if not batch.items:
             return
         if self.sender.failed.is_set():
-            self._collect(block=False)
+            self._collect(block=True)  # settles the failed batch, which marks the run failed
+            if self.summary.complete:  # pragma: no cover - defensive: never report success
+                self._fail(f"{self.obj}: a batch could not be delivered")
             raise _Stop
         if self.deadline.expired(self.opts.deadline_margin_seconds):
             self._fail(f"{self.obj}: stopped before the function deadline; call again to resume")
