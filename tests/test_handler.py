@@ -213,3 +213,29 @@ def test_logging_function_reingests_every_record_with_stable_ids(
 def test_sample_is_what_the_tests_assume() -> None:
     data = gzip.decompress(Path(SAMPLE).read_bytes())
     assert data.count(b'"specversion":"1.0"') == 200
+
+
+@pytest.mark.usefixtures("logzio_env")
+def test_a_rotated_token_takes_effect_in_a_warm_container(
+    object_storage: FakeObjectStorage,
+    listener: FakeLogzioListener,
+    vault: FakeVaultSecrets,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import auditship.oci_clients
+
+    monkeypatch.setattr(auditship.oci_clients, "_SECRET_TTL_SECONDS", 0)
+    etag = object_storage.put(NAMESPACE, BUCKET, OBJECT, SAMPLE.read_bytes())
+    handler = load_function("logzio-shipper").handler
+    status, _ = invoke(handler, create_event(etag))
+    assert status == 200
+    # GIVEN the token is rotated in Vault and the old one revoked (same function config)
+    vault.set_secret(SECRET_OCID, "rotated-token")
+    listener.tokens = frozenset({"rotated-token"})
+    # WHEN the same (warm) function ships again
+    status, summary = invoke(
+        handler, {"object": f"oci://{NAMESPACE}/{BUCKET}/{OBJECT}", "force": True}
+    )
+    # THEN the new token is used
+    assert status == 200, summary
+    assert len(listener.accepted) == 400

@@ -34,10 +34,13 @@ def build_sink(kind: str, settings: Settings, clients: Any = None, *, stream: An
     if kind == "logzio":
         from auditship.sinks.logzio import LogzioSink
 
+        token: str | Callable[[], str]
         if settings.logzio_token_secret_ocid:
             if clients is None:
                 raise ConfigError("LOGZIO_TOKEN_SECRET_OCID needs OCI credentials")
-            token = clients.secret_text(settings.logzio_token_secret_ocid)
+            secret_ocid = settings.logzio_token_secret_ocid
+            clients.secret_text(secret_ocid)  # fail now if the secret cannot be read
+            token = lambda: clients.secret_text(secret_ocid)  # noqa: E731 - re-read per request
         elif settings.logzio_token:
             token = settings.logzio_token
         else:

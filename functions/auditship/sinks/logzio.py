@@ -23,6 +23,7 @@ with it the token, so they are never formatted into a message.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -33,6 +34,7 @@ from auditship.errors import (
     CredentialsRejectedError,
     PermanentSinkError,
     RetryableSinkError,
+    SourceError,
 )
 from auditship.model import ObjectRef, Record
 from auditship.sinks.base import BatchLimits, Delivery, Prepared, RecordRefused
@@ -62,7 +64,7 @@ class LogzioSink:
     def __init__(
         self,
         url: str,
-        token: str,
+        token: str | Callable[[], str],
         *,
         log_type: str = "oci-audit",
         max_batch_bytes: int = 3 * 1024 * 1024,
@@ -72,7 +74,9 @@ class LogzioSink:
     ) -> None:
         self._url = url.rstrip("/") + "/"
         self._host = urlsplit(url).netloc or url
-        self._params = {"token": token, "type": log_type}
+        # A callable is asked before every request (the Vault secret, cached for a few
+        # minutes by its reader), so a rotated token takes effect in a warm container.
+        self._token = token
         self._type = log_type
         self._max_line = max_line_bytes
         self._level = compress_level
@@ -83,7 +87,7 @@ class LogzioSink:
         # Pickled into record-preparation workers, which only call `prepare`: the token
         # and the HTTP session stay in this process.
         state = self.__dict__.copy()
-        state["_params"] = {"type": self._type}
+        state["_token"] = ""
         state["_session"] = None
         return state
 
@@ -106,13 +110,22 @@ class LogzioSink:
             )
         return Prepared(record.index, line, len(line))
 
+    def _current_token(self) -> str:
+        if not callable(self._token):
+            return self._token
+        try:
+            return self._token()
+        except SourceError as exc:  # Vault unreachable for now: worth another attempt
+            raise RetryableSinkError(f"reading the Logz.io token: {exc}") from None
+
     def send(self, batch: list[Prepared], obj: ObjectRef, timeout: float) -> Delivery:
+        params = {"token": self._current_token(), "type": self._type}
         body = b"\n".join([p.payload for p in batch])
         data = _gzip.compress(body, self._level)
         try:
             resp = self._session.post(
                 self._url,
-                params=self._params,
+                params=params,
                 data=data,
                 headers={"Content-Type": "application/json", "Content-Encoding": "gzip"},
                 timeout=(min(10.0, timeout), timeout),
