@@ -141,6 +141,11 @@ def ship_all(
             )
         except AuditShipError as exc:
             summary = Summary(objects=1, complete=False, errors=[str(exc)])
+        except Exception as exc:  # a bug or an unexpected SDK error: this object failed
+            log.exception("unexpected error while shipping %s", obj)
+            summary = Summary(
+                objects=1, complete=False, errors=[f"{obj}: unexpected {type(exc).__name__}"]
+            )
         total.add(summary)
         if summary.credentials_rejected:
             # Credentials are wrong for every object: stop instead of failing each one.

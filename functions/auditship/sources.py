@@ -158,7 +158,30 @@ def put_small_object(
     **conditions: str,
 ) -> None:
     """PutObject `name` in `obj`'s bucket (dead letters, ledger markers). `conditions` are
-    `if_match` / `if_none_match`; a failed condition raises the SDK's ServiceError (412)."""
+    `if_match` / `if_none_match`; a failed condition raises the SDK's ServiceError (412).
+    A 404 on a write means a missing bucket or permission: a `SourceError` saying so."""
+    import oci
+
+    try:
+        _put(client, obj, name, body, content_type, what, conditions)
+    except oci.exceptions.ServiceError as exc:
+        if exc.status != 404:
+            raise
+        raise SourceError(
+            f"{obj}: {what} failed with HTTP 404 (no such bucket, or no permission to write "
+            "objects in it)"
+        ) from None
+
+
+def _put(
+    client: Any,
+    obj: ObjectRef,
+    name: str,
+    body: bytes,
+    content_type: str,
+    what: str,
+    conditions: dict[str, str],
+) -> None:
     _small_object_call(
         lambda: client.put_object(
             obj.namespace, obj.bucket, name, body, content_type=content_type, **conditions
