@@ -142,3 +142,43 @@ def test_memory_stays_bounded_without_boundaries() -> None:
     assert all(len(r.raw) <= limit + 1000 for r in rejects)
     assert sum(len(r.raw) for r in rejects) == 50_000
     assert items[-1] == (50_001, {"ok": 1})
+
+
+@settings(max_examples=60)
+@given(
+    pairs=st.integers(17, 400),
+    chunk=st.sampled_from([7, 100, 4096, 1 << 20]),
+    tail=st.sampled_from(["complete", "cut", "invalid"]),
+)
+def test_records_with_many_boundaries_inside_strings(pairs: int, chunk: int, tail: str) -> None:
+    # More `}{` inside one string than the splitter re-parses before scanning the record once.
+    big = {"msg": "x}{y" * pairs, "n": pairs}
+    data = orjson.dumps({"a": 1}) + orjson.dumps(big) + b"\n"
+    if tail == "complete":
+        data += orjson.dumps({"b": "}{" * pairs})
+    elif tail == "cut":
+        data += orjson.dumps({"b": "}{" * pairs})[:-3]
+    else:
+        data += b'{"b": "' + b"}{" * pairs + b'", oops}\n{"c": 3}'
+    recs, rejects = split(data, chunk)
+    assert recs[:2] == [{"a": 1}, big]
+    if tail == "complete":
+        assert recs[2:] == [{"b": "}{" * pairs}]
+        assert rejects == []
+    elif tail == "cut":
+        # the stream ends inside the record: all of it is one reject, no `{}` made up
+        assert recs[2:] == []
+        assert len(rejects) == 1
+        assert "cut off" in rejects[0].reason
+        assert data.endswith(rejects[0].raw)
+    else:
+        assert recs[-1] == {"c": 3}
+        assert rejects
+        for r in rejects:  # every rejected byte at its own offset
+            assert data[r.offset : r.offset + len(r.raw)] == r.raw
+
+
+def test_a_cut_inside_a_string_at_the_end_makes_up_no_records() -> None:
+    recs, rejects = split(b'{"a":1}\n{"msg":"x}{}{}{} and the stream ends', 5)
+    assert recs == [{"a": 1}]
+    assert [r.raw for r in rejects] == [b'{"msg":"x}{}{}{} and the stream ends']

@@ -37,6 +37,8 @@ from auditship.model import Reject
 _CANDIDATE = re.compile(rb"\}[\s,\[\]]*\{")
 _SEPARATORS = b" \t\r\n,[]"
 DEFAULT_MAX_RECORD_BYTES = 8 * 1024 * 1024
+# After this many cuts inside one record's strings, find its end with one full scan.
+_MAX_EXTENSIONS = 16
 
 Parsed = tuple[int, dict[str, Any]]  # (decompressed offset, record)
 
@@ -131,11 +133,33 @@ class RecordSplitter:
                 continue
             # Parse pos..end; on "ran off the end" extend over the next candidate.
             j = i
+            extensions = 0
+            scanned = cut_off = False
             while True:
                 try:
                     obj = loads(view[pos:end])
                 except orjson.JSONDecodeError as exc:
                     if end - pos <= limit and _ran_off_the_end(exc, view[pos:end]):
+                        extensions += 1
+                        if extensions > _MAX_EXTENSIONS:
+                            # Many `}{` inside this record's strings: re-parsing from its
+                            # start at each one would be quadratic. Find its end in one pass.
+                            found = self._scan_record(pos, final)
+                            if found == "wait":
+                                self._keep_from(pos)
+                                return
+                            if isinstance(found, tuple):
+                                scanned = True
+                                record_end, obj = found
+                                yield (base + pos, obj)
+                                pos, rej = self._skip_to_object(record_end, final)
+                                if rej is not None:
+                                    yield rej
+                                break
+                            cut_off = found == "cut off"
+                            end = cuts[-1][0] if cut_off else end
+                            obj = None
+                            break
                         if j + 1 < n_cuts:
                             j += 1
                             end, nxt = cuts[j]
@@ -143,7 +167,16 @@ class RecordSplitter:
                         if not final:
                             self._keep_from(pos)
                             return  # the record goes on in the next chunk
+                        # The stream ends inside this record: it is cut off, all of it
+                        # (what looks like records after a cut inside a string is not).
+                        cut_off = True
                     obj = None
+                break
+            if scanned:
+                continue  # emitted by the scan above; `pos` is past it
+            if cut_off:
+                yield self._reject(pos, end, "record is cut off: the stream ends inside it")
+                pos = n
                 break
             if obj is not None:
                 if type(obj) is dict:
@@ -174,6 +207,30 @@ class RecordSplitter:
             yield self._reject(pos, n, f"no complete JSON record within {limit} bytes")
             pos = n
         self._keep_from(pos)
+
+    def _scan_record(self, start: int, final: bool) -> tuple[int, dict[str, Any]] | str | None:
+        """One string-aware pass from `start`: (end, record) for a complete record; "wait"
+        when the buffer ends inside it and more may come, "cut off" when the stream ends
+        inside it; None when it is invalid."""
+        piece = bytes(self._buf[start:])
+        text = piece.decode("utf-8", "surrogateescape")
+        try:
+            obj, used = json.JSONDecoder().raw_decode(text)
+        except ValueError:
+            try:
+                orjson.loads(piece)
+            except orjson.JSONDecodeError as exc:
+                if _ran_off_the_end(exc, piece):
+                    return "cut off" if final else "wait"
+            return None
+        end = start + len(text[:used].encode("utf-8", "surrogateescape"))
+        try:  # the same strict parser as everywhere else decides what the record is
+            strict = orjson.loads(self._buf[start:end])
+        except orjson.JSONDecodeError:
+            return None
+        if type(strict) is not dict or type(obj) is not dict:
+            return None
+        return end, strict
 
     def _salvage(self, start: int, end: int) -> tuple[int, dict[str, Any]] | None:
         """If `buf[start:end]` begins with a complete JSON object followed by junk, return
