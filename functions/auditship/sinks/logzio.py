@@ -84,8 +84,8 @@ class LogzioSink:
         self.limits = BatchLimits(max_bytes=max_batch_bytes, max_items=1_000_000, separator_bytes=1)
 
     def __getstate__(self) -> dict[str, Any]:
-        # Pickled into record-preparation workers, which only call `prepare`: the token
-        # and the HTTP session stay in this process.
+        # Pickled into record-preparation workers, which only call `prepare`: no token or
+        # HTTP session in the pickle (forked workers still share the parent's memory).
         state = self.__dict__.copy()
         state["_token"] = ""
         state["_session"] = None
