@@ -17,8 +17,9 @@ from typing import Any
 
 import orjson
 
-from auditship.errors import PayloadError
+from auditship.errors import PayloadError, SourceError
 from auditship.model import ObjectRef
+from auditship.sources import parse_source
 
 CREATE_OBJECT = "com.oraclecloud.objectstorage.createobject"
 
@@ -76,6 +77,13 @@ def _from_event(event: dict[str, Any]) -> ObjectRef:
 
 
 def _from_replay(item: dict[str, Any], inv: Invocation) -> None:
+    try:
+        _replay_items(item, inv)
+    except SourceError as exc:  # a malformed oci:// address
+        raise PayloadError(str(exc)) from None
+
+
+def _replay_items(item: dict[str, Any], inv: Invocation) -> None:
     inv.force = inv.force or item.get("force") is True
     ns, bucket = item.get("namespace"), item.get("bucket")
     found = False
@@ -88,7 +96,7 @@ def _from_replay(item: dict[str, Any], inv: Invocation) -> None:
         for v in values:
             if not isinstance(v, str) or not v:
                 raise PayloadError(f"{key}: expected a non-empty string")
-            ref = _parse_oci_uri(v) if v.startswith("oci://") else None
+            ref, is_prefix = parse_source(v) if v.startswith("oci://") else (None, False)
             if ref is None:
                 if not ns or not bucket:
                     raise PayloadError(
@@ -96,16 +104,10 @@ def _from_replay(item: dict[str, Any], inv: Invocation) -> None:
                         '"namespace" and "bucket"'
                     )
                 ref = ObjectRef(v, str(ns), str(bucket))
-            if key == "prefix" or ref.name.endswith("/") or ref.name == "":
+                is_prefix = v.endswith("/")
+            if key == "prefix" or is_prefix:
                 inv.prefixes.append((ref.namespace, ref.bucket, ref.name))
             else:
                 inv.objects.append(ref)
     if not found:
         raise PayloadError('replay request needs "object", "objects" or "prefix"')
-
-
-def _parse_oci_uri(uri: str) -> ObjectRef:
-    parts = uri[len("oci://") :].split("/", 2)
-    if len(parts) < 2 or not parts[0] or not parts[1]:
-        raise PayloadError(f"{uri}: expected oci://<namespace>/<bucket>/<object or prefix/>")
-    return ObjectRef(parts[2] if len(parts) == 3 else "", parts[0], parts[1])
