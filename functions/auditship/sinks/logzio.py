@@ -30,6 +30,7 @@ from urllib.parse import urlsplit
 import orjson
 import requests
 
+from auditship import fastline
 from auditship.errors import (
     CredentialsRejectedError,
     PermanentSinkError,
@@ -37,7 +38,8 @@ from auditship.errors import (
     SourceError,
 )
 from auditship.model import ObjectRef, Record
-from auditship.sinks.base import BatchLimits, Delivery, Prepared, RecordRefused
+from auditship.normalize import Normalizer
+from auditship.sinks.base import BatchLimits, Delivery, LineBuilderFn, Prepared, RecordRefused
 
 try:  # pragma: no cover - platform dependent
     from isal import igzip as _gzip
@@ -109,6 +111,9 @@ class LogzioSink:
                 f"{self._max_line} bytes per line"
             )
         return Prepared(record.index, line, len(line))
+
+    def line_builder(self, normalizer: Normalizer) -> LineBuilderFn | None:
+        return fastline.for_logzio(normalizer, self._type, self._max_line)
 
     def _current_token(self) -> str:
         if not callable(self._token):
