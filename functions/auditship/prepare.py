@@ -37,7 +37,7 @@ from auditship.errors import AuditShipError
 from auditship.model import ObjectRef, Record, Reject
 from auditship.normalize import Normalizer
 from auditship.repair import Parsed, RecordSplitter
-from auditship.sinks.base import LineBuilderFn, RecordRefused, Sink
+from auditship.sinks.base import RecordRefused, Sink
 
 _WS = b" \t\r\n"
 DEFAULT_WINDOW_BYTES = 2 * 1024 * 1024
@@ -102,19 +102,8 @@ def prepare(
             others.append(Item("reject", f.offset, reject=f))
             continue
         offset, body = f  # type: ignore[misc]
-        offsets.append(offset)
-        if type(body) is bytes and len(body) <= limit:  # finished by the sink (fastline)
-            kinds.append(RECORD)
-            payloads.append(body)
-            sizes.append(len(body))
-            continue
-        if type(body) is bytes:
-            kinds.append(OTHER)
-            payloads.append(None)
-            sizes.append(0)
-            others.append(Item("refused", offset, _too_large(len(body), sink.name, limit), body))
-            continue
         normalized = normalize(body)
+        offsets.append(offset)
         if normalized is None:
             kinds.append(OTHER)
             payloads.append(None)
@@ -125,7 +114,10 @@ def prepare(
         try:
             prepared = sink.prepare(record, obj)
             if prepared.size > limit:
-                raise RecordRefused(_too_large(prepared.size, sink.name, limit))
+                raise RecordRefused(
+                    f"record is {prepared.size} bytes; one {sink.name} request carries at "
+                    f"most {limit}"
+                )
         except RecordRefused as exc:
             kinds.append(OTHER)
             payloads.append(None)
@@ -138,19 +130,13 @@ def prepare(
     return window
 
 
-def _too_large(size: int, sink_name: str, limit: int) -> str:
-    return f"record is {size} bytes; one {sink_name} request carries at most {limit}"
-
-
 class InlineStage:
     """Decompressed chunks in, `Window`s out, in this process."""
 
     def __init__(
         self, obj: ObjectRef, normalize: Normalizer, sink: Sink, max_record_bytes: int
     ) -> None:
-        self._splitter = RecordSplitter(
-            obj.name, max_record_bytes, fast=sink.line_builder(normalize)
-        )
+        self._splitter = RecordSplitter(obj.name, max_record_bytes)
         self._args = (obj, normalize, sink)
 
     def feed(self, chunk: bytes) -> Iterator[Window]:
@@ -166,20 +152,18 @@ class InlineStage:
 # Set in each worker by `_init`.
 _normalizer: Normalizer | None = None
 _sink: Sink | None = None
-_fast: LineBuilderFn | None = None
 
 
 def _init(normalizer: Normalizer, sink: Sink) -> None:
-    global _normalizer, _sink, _fast
+    global _normalizer, _sink
     _normalizer, _sink = normalizer, sink
-    _fast = sink.line_builder(normalizer)
 
 
 def prepare_stretch(obj: ObjectRef, base: int, data: bytes, max_record_bytes: int) -> Window:
     """Repair, normalize and prepare one stretch of the stream (runs in a worker)."""
     assert _normalizer is not None
     assert _sink is not None
-    splitter = RecordSplitter(obj.name, max_record_bytes, base_offset=base, fast=_fast)
+    splitter = RecordSplitter(obj.name, max_record_bytes, base_offset=base)
     return prepare(chain(splitter.feed(data), splitter.finish()), obj, _normalizer, _sink)
 
 
@@ -295,10 +279,7 @@ class PoolStage:
             # at the record start where the last window ended.
             yield from self._ready(drain=True)
             base, held = self._cutter.rest()
-            sink_fast = self._args[2].line_builder(self._args[1])
-            self._inline = RecordSplitter(
-                self._obj.name, self._max_record, base_offset=base, fast=sink_fast
-            )
+            self._inline = RecordSplitter(self._obj.name, self._max_record, base_offset=base)
             yield prepare(self._inline.feed(held), *self._args)
 
     def finish(self) -> Iterator[Window]:

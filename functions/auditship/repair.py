@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 import orjson
@@ -40,8 +40,7 @@ DEFAULT_MAX_RECORD_BYTES = 8 * 1024 * 1024
 # After this many cuts inside one record's strings, find its end with one full scan.
 _MAX_EXTENSIONS = 16
 
-# (decompressed offset, record), or (offset, finished line) from a `fast` builder
-Parsed = tuple[int, dict[str, Any] | bytes]
+Parsed = tuple[int, dict[str, Any]]  # (decompressed offset, record)
 
 
 def _ran_off_the_end(exc: orjson.JSONDecodeError, piece: bytes | memoryview) -> bool:
@@ -57,22 +56,16 @@ def _ran_off_the_end(exc: orjson.JSONDecodeError, piece: bytes | memoryview) -> 
 
 class RecordSplitter:
     """Incremental splitter: `feed` chunks, then `finish`. Yields `(offset, dict)` or
-    `Reject`, in stream order.
-
-    With `fast` (a `fastline` builder), each piece is first offered to it: when it returns
-    a line, the piece was one complete, valid record and `(offset, line)` is yielded
-    instead of a dict; when it returns None, the piece goes the general way below."""
+    `Reject`, in stream order."""
 
     def __init__(
         self,
         object_name: str,
         max_record_bytes: int = DEFAULT_MAX_RECORD_BYTES,
         base_offset: int = 0,
-        fast: Callable[[memoryview], bytes | None] | None = None,
     ) -> None:
         self.object_name = object_name
         self.max_record_bytes = max_record_bytes
-        self._fast = fast
         self._buf = b""
         self._base = base_offset  # stream offset of self._buf[0]
 
@@ -115,7 +108,6 @@ class RecordSplitter:
         n = len(buf)
         limit = self.max_record_bytes
         loads = orjson.loads
-        fast = self._fast
         base = self._base
         pos, rej = self._skip_to_object(0, final)
         if rej is not None:
@@ -144,10 +136,6 @@ class RecordSplitter:
             extensions = 0
             scanned = cut_off = False
             while True:
-                if fast is not None:
-                    obj = fast(view[pos:end])
-                    if obj is not None:
-                        break
                 try:
                     obj = loads(view[pos:end])
                 except orjson.JSONDecodeError as exc:
@@ -191,7 +179,7 @@ class RecordSplitter:
                 pos = n
                 break
             if obj is not None:
-                if type(obj) is dict or type(obj) is bytes:
+                if type(obj) is dict:
                     yield (base + pos, obj)
                 else:  # pragma: no cover - `{`...`}` always parses to a dict
                     yield self._reject(pos, end, "record is not a JSON object")

@@ -13,24 +13,15 @@ each batch to `send`, in object order, one at a time.
   retry loop (backoff, jitter, `retry_after`, the deadline), so a sink makes one attempt.
 - `send` raises `PermanentSinkError` when retrying the same batch cannot help, and
   `CredentialsRejectedError` when nothing will get through (stops the call).
-- `line_builder` may return a function that turns one record's raw bytes straight into
-  what `prepare` would give as payload for it (see `fastline`), or None; the pipeline
-  falls back to parse -> normalize -> `prepare` whenever that function returns None.
 - Nothing a sink raises or returns may contain a secret.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any, Protocol
 
 from auditship.model import ObjectRef, Record
-
-if TYPE_CHECKING:
-    from auditship.normalize import Normalizer
-
-LineBuilderFn = Callable[[Any], bytes | None]
 
 
 class RecordRefused(Exception):
@@ -69,8 +60,6 @@ class Sink(Protocol):
     limits: BatchLimits
 
     def prepare(self, record: Record, obj: ObjectRef) -> Prepared: ...
-
-    def line_builder(self, normalizer: Normalizer) -> LineBuilderFn | None: ...
 
     def send(self, batch: list[Prepared], obj: ObjectRef, timeout: float) -> Delivery: ...
 

@@ -30,7 +30,6 @@ from urllib.parse import urlsplit
 import orjson
 import requests
 
-from auditship import fastline
 from auditship.errors import (
     CredentialsRejectedError,
     PermanentSinkError,
@@ -38,8 +37,7 @@ from auditship.errors import (
     SourceError,
 )
 from auditship.model import ObjectRef, Record
-from auditship.normalize import Normalizer
-from auditship.sinks.base import BatchLimits, Delivery, LineBuilderFn, Prepared, RecordRefused
+from auditship.sinks.base import BatchLimits, Delivery, Prepared, RecordRefused
 
 try:  # pragma: no cover - platform dependent
     from isal import igzip as _gzip
@@ -111,9 +109,6 @@ class LogzioSink:
                 f"{self._max_line} bytes per line"
             )
         return Prepared(record.index, line, len(line))
-
-    def line_builder(self, normalizer: Normalizer) -> LineBuilderFn | None:
-        return fastline.for_logzio(normalizer, self._type, self._max_line)
 
     def _current_token(self) -> str:
         if not callable(self._token):

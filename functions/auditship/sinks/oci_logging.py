@@ -50,8 +50,7 @@ from auditship.errors import (
     RetryableSinkError,
 )
 from auditship.model import ObjectRef, Record
-from auditship.normalize import Normalizer
-from auditship.sinks.base import BatchLimits, Delivery, LineBuilderFn, Prepared, RecordRefused
+from auditship.sinks.base import BatchLimits, Delivery, Prepared, RecordRefused
 
 # The service documents "each entry should be less than 1 MB" without saying whether MB is
 # 10**6 or 2**20 or exactly what is measured; we measure the whole serialized entry
@@ -187,9 +186,6 @@ class OciLoggingSink:
         self._lock = threading.Lock()
 
     # -- prepare ------------------------------------------------------------------------
-
-    def line_builder(self, normalizer: Normalizer) -> LineBuilderFn | None:
-        return None  # entries are built from the parsed record (id, time, grouping)
 
     def prepare(self, record: Record, obj: ObjectRef) -> Prepared:
         """Serialize `record` as one PutLogs entry; raise `RecordRefused` if too large."""

@@ -10,8 +10,7 @@ import sys
 from typing import BinaryIO
 
 from auditship.model import ObjectRef, Record
-from auditship.normalize import Normalizer
-from auditship.sinks.base import BatchLimits, Delivery, LineBuilderFn, Prepared
+from auditship.sinks.base import BatchLimits, Delivery, Prepared
 from auditship.sinks.logzio import LogzioSink
 
 
@@ -26,9 +25,6 @@ class StdoutSink:
 
     def prepare(self, record: Record, obj: ObjectRef) -> Prepared:
         return self._format.prepare(record, obj)
-
-    def line_builder(self, normalizer: Normalizer) -> LineBuilderFn | None:
-        return self._format.line_builder(normalizer)
 
     def send(self, batch: list[Prepared], obj: ObjectRef, timeout: float) -> Delivery:
         self._stream.write(b"".join([p.payload + b"\n" for p in batch]))
