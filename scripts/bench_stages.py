@@ -106,6 +106,9 @@ def main(argv: list[str] | None = None) -> int:
     gc.disable()
     while True:
         chunk = stages.run("gunzip (ISA-L, 1 MiB chunks)", next, decoded, None)
+        if chunk is not None and not isinstance(chunk, bytes):
+            print(f"damaged object: {chunk.error}", file=sys.stderr)
+            return 1
         final = chunk is None
         if not final:
             size += len(chunk)

@@ -1,14 +1,14 @@
-"""decode_stream: gzip (single and multi-member), plain pass-through, clear errors."""
+"""decode_stream: gzip (single and multi-member), plain pass-through, damage reported and
+skipped to the next member."""
 
 from __future__ import annotations
 
 import gzip
 import zlib
 
-import pytest
-from auditship.decode import decode_stream
-from auditship.errors import DecodeError
-from hypothesis import given
+from auditship import decode
+from auditship.decode import MAX_FAULT_RAW_BYTES, DecodeFault, decode_stream
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 
@@ -38,34 +38,90 @@ def test_plain_bytes_pass_through(data: bytes, chunk: int) -> None:
     assert b"".join(decode_stream(chunked(data, chunk), "obj")) == data
 
 
+def split(items: list[bytes | DecodeFault]) -> tuple[bytes, list[DecodeFault]]:
+    data = b"".join(x for x in items if isinstance(x, bytes))
+    return data, [x for x in items if isinstance(x, DecodeFault)]
+
+
 def test_truncated_gzip_yields_what_it_decoded_then_names_object_and_offset() -> None:
     payload = b'{"a":1}\n' * 20000
     blob = gzip.compress(payload)
     cut = blob[: len(blob) // 2]
-    got = bytearray()
-    with pytest.raises(DecodeError) as info:
-        for piece in decode_stream(chunked(cut, 1000), "audit/x.log.gz"):
-            got += piece
+    items = list(decode_stream(chunked(cut, 1000), "audit/x.log.gz"))
+    got, [fault] = split(items)
+    assert items[-1] is fault  # after everything decoded before it
     assert 0 < len(got) < len(payload)
-    assert payload.startswith(bytes(got))
-    assert "audit/x.log.gz" in str(info.value)
-    assert "truncated" in str(info.value)
-    assert info.value.offset == len(cut)
+    assert payload.startswith(got)
+    assert "audit/x.log.gz" in str(fault.error)
+    assert "truncated" in str(fault.error)
+    assert (fault.error.offset, fault.end) == (0, len(cut))  # the member, to where it stops
 
 
-def test_corrupt_gzip_is_a_decode_error_with_offset() -> None:
-    blob = bytearray(gzip.compress(bytes(range(256)) * 400))
-    blob[200] ^= 0xFF
-    with pytest.raises(DecodeError) as info:
-        b"".join(decode_stream(chunked(bytes(blob), 64), "obj"))
-    assert info.value.object_name == "obj"
-    assert 0 <= info.value.offset <= len(blob)
+def test_corrupt_member_is_a_fault_and_the_members_after_it_still_decode() -> None:
+    members = [bytes([65 + i]) * 50_000 for i in range(3)]
+    parts = [bytearray(gzip.compress(m)) for m in members]
+    parts[1][len(parts[1]) // 2] ^= 0xFF
+    blob = b"".join(bytes(p) for p in parts)
+    items = list(decode_stream(chunked(blob, 64), "obj", max_chunk=4096))
+    got, [fault] = split(items)
+    assert got.startswith(members[0])
+    assert got.endswith(members[2])  # the damage did not take the next member with it
+    assert fault.error.object_name == "obj"
+    assert "corrupt gzip data" in str(fault.error)
+    start = len(parts[0])
+    assert start <= fault.error.offset < fault.end == start + len(parts[1])
+    assert fault.error.offset == start  # the damaged member, whose bytes stay in the object
+    assert blob[fault.end - len(fault.raw) : fault.end] == fault.raw
 
 
-def test_trailing_garbage_after_a_member_is_an_error() -> None:
+def test_bytes_that_are_not_gzip_between_members_are_a_fault() -> None:
+    blob = gzip.compress(b"abc") + b"not gzip" + gzip.compress(b"def")
+    got, [fault] = split(list(decode_stream([blob], "obj")))
+    assert got == b"abcdef"
+    assert "not gzip" in str(fault.error)
+    assert fault.raw == b"not gzip"
+
+
+def test_trailing_garbage_after_the_last_member_is_a_fault() -> None:
     blob = gzip.compress(b"abc") + b"not gzip"
-    with pytest.raises(DecodeError, match="not gzip"):
-        b"".join(decode_stream([blob], "obj"))
+    got, [fault] = split(list(decode_stream(chunked(blob, 3), "obj")))
+    assert got == b"abc"
+    assert fault.raw == b"not gzip"
+    assert fault.end == len(blob)
+
+
+def test_a_long_damaged_stretch_attaches_only_its_start() -> None:
+    blob = gzip.compress(b"abc") + b"\x01" * (MAX_FAULT_RAW_BYTES + 10)
+    _, [fault] = split(list(decode_stream(chunked(blob, 65536), "obj")))
+    assert len(fault.raw) == MAX_FAULT_RAW_BYTES
+    assert f"({MAX_FAULT_RAW_BYTES + 10} bytes)" in str(fault.error)
+
+
+@settings(max_examples=150)
+@given(
+    members=st.lists(st.binary(min_size=1, max_size=2000), min_size=2, max_size=5),
+    damaged=st.data(),
+    chunk=st.integers(min_value=1, max_value=700),
+)
+def test_any_damage_to_one_member_keeps_every_other_member(
+    members: list[bytes], damaged: st.DataObject, chunk: int
+) -> None:
+    """Overwrite bytes inside one member: every member before it and after it comes back
+    whole and in order, and the damage is reported, never raised and never hung on."""
+    parts = [bytearray(gzip.compress(m)) for m in members]
+    k = damaged.draw(st.integers(0, len(parts) - 1))
+    # Damage the deflate data (after the 10-byte header, before the 8-byte trailer).
+    at = damaged.draw(st.integers(10, len(parts[k]) - 9))
+    junk = damaged.draw(st.binary(min_size=1, max_size=8))
+    parts[k][at : at + len(junk)] = junk[: len(parts[k]) - 8 - at] or b"\xff"
+    blob = b"".join(bytes(p) for p in parts)
+    got, faults = split(list(decode_stream(chunked(blob, chunk), "obj")))
+    before, after = b"".join(members[:k]), b"".join(members[k + 1 :])
+    assert got.startswith(before)
+    if faults:
+        assert got.endswith(after)
+    else:  # the overwrite happened to leave valid deflate data with the same checksum
+        assert got == b"".join(members)
 
 
 def test_zlib_written_gzip_decodes() -> None:
@@ -77,3 +133,28 @@ def test_zlib_written_gzip_decodes() -> None:
 def test_empty_object_decodes_to_nothing() -> None:
     assert list(decode_stream([], "obj")) == []
     assert list(decode_stream([b""], "obj")) == []
+
+
+@settings(max_examples=100)
+@given(
+    members=st.lists(st.binary(min_size=1, max_size=2000), min_size=2, max_size=4),
+    damaged=st.data(),
+    chunk=st.integers(min_value=1, max_value=700),
+)
+def test_damage_in_a_member_too_long_to_keep_never_hangs_or_raises(
+    members: list[bytes], damaged: st.DataObject, chunk: int
+) -> None:
+    """Past MEMBER_REPLAY_BYTES the search starts where the damage surfaced: members
+    before the damage still come back whole, and decoding always ends."""
+    parts = [bytearray(gzip.compress(m)) for m in members]
+    k = damaged.draw(st.integers(0, len(parts) - 1))
+    at = damaged.draw(st.integers(10, len(parts[k]) - 1))
+    parts[k][at] ^= damaged.draw(st.integers(1, 255))
+    blob = b"".join(bytes(p) for p in parts)
+    saved = decode.MEMBER_REPLAY_BYTES
+    decode.MEMBER_REPLAY_BYTES = 4
+    try:
+        got, _ = split(list(decode_stream(chunked(blob, chunk), "obj")))
+    finally:
+        decode.MEMBER_REPLAY_BYTES = saved
+    assert got.startswith(b"".join(members[:k]))

@@ -183,6 +183,47 @@ def test_truncated_gzip_ships_what_came_before_and_records_the_fault(
     assert [r["id"] for r in listener.accepted] == [r["id"] for r in recs[: summary.shipped]]
 
 
+@pytest.mark.parametrize("workers", [1, 2])
+def test_a_damaged_member_is_dead_lettered_and_the_members_after_it_ship(
+    listener: FakeLogzioListener, tmp_path: Path, workers: int
+) -> None:
+    """Three gzip members of whole records; the middle one is damaged. Every record of the
+    first and last member arrives, in order; what the middle member decoded to before the
+    damage is shipped or dead-lettered, and the damage is one decode dead letter naming
+    the member's byte range (its records cannot be counted, the range can)."""
+    gen = records(seed=21)
+    groups = [[next(gen) for _ in range(60)] for _ in range(3)]
+    members = [bytearray(gzip.compress(b"".join(orjson.dumps(r) for r in g))) for g in groups]
+    members[1][len(members[1]) // 2] ^= 0x55
+    path = tmp_path / "damaged.log.gz"
+    path.write_bytes(b"".join(bytes(m) for m in members))
+    sink = LogzioSink(listener.url, TOKEN, max_batch_bytes=64 * 1024)
+    try:
+        summary = ship_object(
+            ObjectRef(str(path)),
+            reader=LocalReader(),
+            sink=sink,
+            normalizer=Normalizer(),
+            dead_letters=LocalDeadLetterStore(str(tmp_path / "dlq")),
+            ledger=NullLedger(),
+            deadline=Deadline.unlimited(),
+            options=ShipOptions(retry=FAST_RETRY, workers=workers),
+        )
+    finally:
+        sink.close()
+    assert summary.complete  # retrying reads the same bytes: it is all handled
+    assert_accounted(summary)
+    shipped = [r["id"] for r in listener.accepted]
+    assert shipped[:60] == [r["id"] for r in groups[0]]
+    assert shipped[-60:] == [r["id"] for r in groups[2]]
+    letters = dead_letters(tmp_path / "dlq")
+    [fault] = [d for d in letters if d["stage"] == "decode"]
+    start = len(members[0])
+    assert f"compressed bytes {start}..{start + len(members[1])}" in fault["reason"]
+    assert "corrupt gzip data" in fault["reason"]
+    assert any(str(path) in e for e in summary.errors)
+
+
 def test_rejected_token_stops_and_reports_incomplete(tmp_path: Path) -> None:
     path, _ = make_object(tmp_path, 50)
     with FakeLogzioListener(tokens={"other"}) as strict:

@@ -6,9 +6,14 @@ Contract:
 - gzip is detected by its magic bytes (1f 8b); anything else passes through unchanged, so a
   plain NDJSON/JSON object works too. Multi-member gzip (what `cat a.gz b.gz` and many
   writers produce) is decoded member after member.
-- Corrupt or truncated gzip raises `DecodeError` naming the object and the compressed byte
-  offset, *after* every byte decoded before the fault has been yielded, so the caller can
-  still ship or dead-letter what came before it.
+- Damage does not stop decoding. Where gzip data is corrupt, or bytes that are not gzip
+  follow a member, a `DecodeFault` is yielded in stream order (after every byte decoded
+  before it), naming the object, the compressed byte range that could not be decoded and
+  why, with up to `MAX_FAULT_RAW_BYTES` of those bytes; decoding then resumes at the next
+  gzip member header, so intact members after the damage are still shipped. A stream
+  that ends inside a member (truncated) ends with a `DecodeFault` too.
+- A false member header inside damaged bytes (three bytes that happen to look like one)
+  costs one more `DecodeFault`, never wrong data: its "member" fails to decode.
 
 ISA-L (`isal`) decompresses about 2-3x faster than zlib here and releases the GIL, so the
 reader thread overlaps with parsing; zlib is the fallback where isal has no wheel.
@@ -17,6 +22,8 @@ reader thread overlaps with parsing; zlib is the fallback where isal has no whee
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from typing import Any
 
 from auditship.errors import DecodeError
 
@@ -26,6 +33,14 @@ except ImportError:  # pragma: no cover
     import zlib as _zlib  # type: ignore[no-redef]
 
 GZIP_MAGIC = b"\x1f\x8b"
+_MEMBER_HEADER = b"\x1f\x8b\x08"  # magic + deflate, the only method gzip defines
+_FLAG_RESERVED = 0xE0  # header flag bits that must be zero
+# A fault's dead letter carries at most this much of the undecodable bytes; its reason
+# names the whole range, which stays in the source object.
+MAX_FAULT_RAW_BYTES = 1024 * 1024
+# Compressed bytes of the current member kept for searching it again if it turns out
+# damaged (see `_Gunzip`).
+MEMBER_REPLAY_BYTES = 8 * 1024 * 1024
 _GZIP_WBITS = 31  # gzip header + deflate + gzip trailer
 # Audit JSON compresses about 9:1, so 1 MiB read from the network would become ~9 MiB in one
 # piece; capping each output chunk keeps the read-ahead queue and the splitter's buffer small.
@@ -36,11 +51,22 @@ def is_gzip(head: bytes) -> bool:
     return head[:2] == GZIP_MAGIC
 
 
+@dataclass(slots=True)
+class DecodeFault:
+    """Compressed bytes `error.offset` .. `end` could not be decoded (`error` says why);
+    `raw` holds the first of them (up to MAX_FAULT_RAW_BYTES). Decoding went on after."""
+
+    error: DecodeError
+    end: int
+    raw: bytes
+
+
 def decode_stream(
     chunks: Iterable[bytes], object_name: str, max_chunk: int = MAX_CHUNK_BYTES
-) -> Iterator[bytes]:
+) -> Iterator[bytes | DecodeFault]:
     """Yield the decompressed bytes of `chunks` (gzip, multi-member gzip, or plain), in
-    pieces of at most `max_chunk` bytes for gzip input."""
+    pieces of at most `max_chunk` bytes for gzip input, and a `DecodeFault` for each
+    stretch that could not be decoded."""
     it = iter(chunks)
     head = b""
     for chunk in it:
@@ -53,57 +79,160 @@ def decode_stream(
         yield head
         yield from it
         return
-    yield from _gunzip(head, it, object_name, max_chunk)
+    yield from _Gunzip(object_name, max_chunk).run(head, it)
 
 
-def _gunzip(
-    first: bytes, rest: Iterator[bytes], object_name: str, max_chunk: int
-) -> Iterator[bytes]:
-    d = _zlib.decompressobj(_GZIP_WBITS)
-    offset = 0  # compressed bytes handled before `data`
-    member_start = 0
-    between_members = False  # a member just ended; only padding or a new member may follow
-    data = first
-    while True:
-        if not data:
-            nxt = next(rest, None)
-            if nxt is None:
-                break
-            data = nxt
-            continue
-        if between_members:
-            # Some writers pad with zero bytes after the last member; anything else must be
-            # the start of another gzip member.
-            stripped = data.lstrip(b"\x00")
-            offset += len(data) - len(stripped)
-            data = stripped
-            if not data:
-                continue
-            if data[:1] != GZIP_MAGIC[:1]:
-                raise DecodeError(
-                    object_name, offset, "bytes after the end of a gzip member are not gzip"
-                )
-            d = _zlib.decompressobj(_GZIP_WBITS)
-            member_start = offset
-            between_members = False
-        try:
-            out = d.decompress(data, max_chunk)
-        except _zlib.error as exc:  # type: ignore[misc]  # isal's error class is untyped
-            raise DecodeError(object_name, offset, f"corrupt gzip data ({exc})") from None
-        if out:
-            yield out
-        if d.eof:
-            unused = d.unused_data
-            offset += len(data) - len(unused)
-            data = unused
-            between_members = True
+def _next_member(data: bytes, start: int) -> int:
+    """Index of the next plausible gzip member header in `data` at or after `start`, -1."""
+    i = data.find(_MEMBER_HEADER, start)
+    while i >= 0:
+        if len(data) < i + 4 or not data[i + 3] & _FLAG_RESERVED:
+            return i  # (a header cut by the end of `data` is checked once it is whole)
+        i = data.find(_MEMBER_HEADER, i + 1)
+    return -1
+
+
+class _Gunzip:
+    """The gzip state machine behind `decode_stream`: inside a member, between members
+    (only zero padding or another member may follow), or skipping damaged bytes up to the
+    next member header.
+
+    A damaged member can make the inflater read on into the members after it before it
+    notices (a bad block length, say), so the compressed bytes of the current member are
+    kept, up to `MEMBER_REPLAY_BYTES`, and the search for the next header starts right
+    after the damaged member's own header. Past that size it starts where the damage
+    surfaced."""
+
+    def __init__(self, object_name: str, max_chunk: int) -> None:
+        self.name = object_name
+        self.max_chunk = max_chunk
+        self.offset = 0  # compressed offset of `data[0]` in `run`
+        self.member_start = 0
+        self.replay: bytearray | None = bytearray()  # the current member's bytes so far
+        self.skip_start = 0  # where skipping began (`raw` is collected from here)
+        self.fault_start = 0  # where the fault's stretch begins (a damaged member's start)
+        self.skip_reason = ""
+        self.skipped = bytearray()  # the first MAX_FAULT_RAW_BYTES of the skipped stretch
+        self.exhausted = False
+
+    def _fault(self, offset: int, end: int, reason: str, raw: bytes) -> DecodeFault:
+        return DecodeFault(DecodeError(self.name, offset, reason), end, raw)
+
+    def _skip(self, data: bytes) -> None:
+        room = MAX_FAULT_RAW_BYTES - len(self.skipped)
+        if room > 0:
+            self.skipped += data[:room]
+        self.offset += len(data)
+
+    def _skipped_fault(self) -> DecodeFault:
+        """The fault for the stretch skipped up to `offset`, from the damaged member (whose
+        decoded part was already passed on) or the first byte that is not gzip."""
+        start = self.fault_start
+        raw = bytes(self.skipped)
+        if raw:
+            attached = f"bytes {self.skip_start}..{self.skip_start + len(raw)} attached"
         else:
-            tail = d.unconsumed_tail  # input held back by the output cap
-            offset += len(data) - len(tail)
-            data = tail
-    if not between_members:
-        raise DecodeError(
-            object_name,
-            offset,
-            f"truncated gzip stream: the member starting at byte {member_start} has no end",
-        )
+            attached = "the bytes are in the source object"
+        reason = f"{self.skip_reason}: compressed bytes {start}..{self.offset} "
+        reason += f"({self.offset - start} bytes) could not be decoded ({attached})"
+        self.skipped = bytearray()
+        return self._fault(start, self.offset, reason, raw)
+
+    def _new_member(self) -> Any:
+        self.member_start = self.offset
+        self.replay = bytearray()
+        return _zlib.decompressobj(_GZIP_WBITS)
+
+    def _damaged(self, data: bytes, reason: str) -> bytes:
+        """Start skipping because the current member is damaged; returns the bytes to
+        search for the next member header, which start after the damaged member's first
+        byte when its bytes are at hand, else where the damage surfaced."""
+        self.fault_start = self.member_start
+        self.skip_reason = reason
+        if self.replay is not None:  # offset == member_start + len(replay)
+            data = bytes(self.replay) + data
+            self.offset = self.member_start
+        self.replay = None
+        self.skip_start = self.offset
+        if self.offset == self.member_start:
+            self._skip(data[:1])  # never try the same header twice
+            data = data[1:]
+        return data
+
+    def run(self, first: bytes, rest: Iterator[bytes]) -> Iterator[bytes | DecodeFault]:
+        d = self._new_member()
+        state = "member"
+        data = first
+        while True:
+            if state == "skipping":
+                i = _next_member(data, 0)
+                if i < 0:
+                    if self.exhausted:
+                        self._skip(data)
+                        yield self._skipped_fault()
+                        return
+                    keep = min(len(_MEMBER_HEADER), len(data))  # a header may straddle chunks
+                    self._skip(data[: len(data) - keep])
+                    data = data[len(data) - keep :]
+                    nxt = next(rest, None)
+                    if nxt is None:
+                        self.exhausted = True
+                    else:
+                        data += nxt
+                    continue
+                self._skip(data[:i])
+                data = data[i:]
+                yield self._skipped_fault()
+                state, d = "member", self._new_member()
+            if not data:
+                nxt = next(rest, None) if not self.exhausted else None
+                if nxt is not None:
+                    data = nxt
+                    continue
+                self.exhausted = True
+                if state != "member":
+                    return
+                state = "skipping"
+                data = self._damaged(
+                    data,
+                    f"truncated gzip stream: the member starting at byte {self.member_start} "
+                    "has no end",
+                )
+                continue
+            if state == "between":
+                # Some writers pad with zero bytes after the last member.
+                stripped = data.lstrip(b"\x00")
+                self.offset += len(data) - len(stripped)
+                data = stripped
+                if not data:
+                    continue
+                if data[:1] == GZIP_MAGIC[:1]:
+                    state, d = "member", self._new_member()
+                else:
+                    state = "skipping"
+                    self.skip_start = self.fault_start = self.offset
+                    self.skip_reason = "bytes after the end of a gzip member are not gzip"
+                    continue
+            try:
+                out = d.decompress(data, self.max_chunk)
+            except _zlib.error as exc:  # type: ignore[misc]  # isal's error class is untyped
+                state = "skipping"
+                data = self._damaged(
+                    data,
+                    f"corrupt gzip data in the member starting at byte {self.member_start} "
+                    f"({exc}); what it decoded to before the fault was passed on as it came",
+                )
+                continue
+            if out:
+                yield out
+            left = d.unused_data if d.eof else d.unconsumed_tail
+            used = len(data) - len(left)
+            if self.replay is not None:
+                if len(self.replay) + used <= MEMBER_REPLAY_BYTES:
+                    self.replay += memoryview(data)[:used]
+                else:
+                    self.replay = None  # too long to keep: search on from the damage
+            self.offset += used
+            data = left
+            if d.eof:
+                state = "between"

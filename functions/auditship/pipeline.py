@@ -31,11 +31,10 @@ import orjson
 
 from auditship.deadletter import DeadLetterStore, DeadLetterWriter
 from auditship.deadline import Deadline
-from auditship.decode import decode_stream
+from auditship.decode import DecodeFault, decode_stream
 from auditship.errors import (
     AuditShipError,
     CredentialsRejectedError,
-    DecodeError,
     PermanentSinkError,
     RetryableSinkError,
 )
@@ -325,6 +324,9 @@ class _Run:
                 chunk = chunks.get()
                 if chunk is _END:
                     break
+                if type(chunk) is DecodeFault:
+                    self._decode_fault(chunk)
+                    continue
                 if isinstance(chunk, BaseException):
                     self._source_failed(chunk)
                     break
@@ -357,18 +359,19 @@ class _Run:
             # Nothing pending: everything taken so far was handled.
             self.handled_through = max(self.skip_below, min(pending) if pending else self.index)
 
+    def _decode_fault(self, fault: DecodeFault) -> None:
+        """Bytes that could not be decompressed: what was decoded before them ends there
+        (a record they cut is a reject of its own), they are dead-lettered with their
+        range and reason (permanent: a retry reads the same bytes), and the records
+        decoded after them follow as usual."""
+        for window in self.stage.finish():
+            self._take_window(window)
+        error = fault.error
+        reject = Reject(self.obj.name, error.offset, str(error), fault.raw, stage="decode")
+        self._take(Item("reject", error.offset, reject=reject))
+        self.summary.errors.append(str(error))
+
     def _source_failed(self, exc: BaseException) -> None:
-        if isinstance(exc, DecodeError):
-            # The bytes before the fault are good: ship them. The fault itself is
-            # permanent (retrying reads the same bytes), so it is dead-lettered.
-            for window in self.stage.finish():
-                self._take_window(window)
-            fault = Reject(self.obj.name, exc.offset, str(exc), b"", stage="decode")
-            self._take(Item("reject", exc.offset, reject=fault))
-            self.summary.errors.append(str(exc))
-            self._submit()
-            self._wait_all()
-            return
         if isinstance(exc, AuditShipError):
             message = str(exc)
         else:
