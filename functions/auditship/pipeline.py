@@ -1,7 +1,8 @@
 """Ship one object: read -> decode -> repair -> normalize -> batch -> sink, nothing lost.
 
-Three threads, so waiting on the network never stalls the work (ISA-L and orjson hold the
-GIL, so the CPU-bound part uses a second core only through `prepare.PoolStage`):
+Three threads, so waiting on the network never stalls the work (ISA-L releases the GIL
+while it gunzips and gzips; orjson holds it, so parsing uses a second core only through
+`prepare.PoolStage`):
 - a reader thread fetches and decompresses into a small bounded queue;
 - this thread repairs, normalizes and prepares records (the `prepare` stage, in process or
   in worker processes) and packs them into batches;
