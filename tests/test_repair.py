@@ -182,3 +182,57 @@ def test_a_cut_inside_a_string_at_the_end_makes_up_no_records() -> None:
     recs, rejects = split(b'{"a":1}\n{"msg":"x}{}{}{} and the stream ends', 5)
     assert recs == [{"a": 1}]
     assert [r.raw for r in rejects] == [b'{"msg":"x}{}{}{} and the stream ends']
+
+
+def test_after_a_syntax_error_no_empty_record_is_made_up_from_its_strings() -> None:
+    """`{"a":1 "m":"x={}{}"}` lacks a comma; splitting resumes at the `}{` inside its
+    string, where `{}` would parse. It is dead-lettered instead, with its bytes, and the
+    record after it ships."""
+    data = b'{"a":1 "m":"x={}{}"}{"b":2}'
+    for chunk in (1, 3, 64):
+        recs, rejects = split(data, chunk)
+        assert recs == [{"b": 2}]
+        assert b"".join(r.raw for r in rejects) + b'{"b":2}' == data
+        assert any("empty JSON object" in r.reason for r in rejects)
+
+
+def test_empty_records_are_records_on_firm_ground() -> None:
+    # after a line break, or with no error before them, `{}` is a record like any other
+    assert split(b'{}{"a":1}{}\n', 4) == ([{}, {"a": 1}, {}], [])
+    recs, rejects = split(b'oops\n{}{"a":1}', 4)
+    assert recs == [{}, {"a": 1}]
+    assert [r.raw for r in rejects] == [b"oops"]
+
+
+@settings(max_examples=200)
+@given(
+    objs=st.lists(json_objects, min_size=1, max_size=8),
+    broken=st.data(),
+    chunk=st.integers(min_value=1, max_value=200),
+)
+def test_a_broken_line_spoils_nothing_around_it(
+    objs: list[dict[str, Any]], broken: st.DataObject, chunk: int
+) -> None:
+    """NDJSON with one line changed (a byte dropped; it may still be valid JSON). Records
+    before it come back exactly, every reject holds exactly the bytes at its offset, and
+    past that line and the last reject the records are exactly the last original ones.
+    (Between, a broken line can swallow the lines after it up to the next `}`...`{` into
+    its rejects, and with the start of a record gone a nested object can look like a
+    record: see `RecordSplitter._doubtful`.)"""
+    lines = [orjson.dumps(o) for o in objs]
+    k = broken.draw(st.integers(0, len(lines) - 1))
+    at = broken.draw(st.integers(0, len(lines[k]) - 1))
+    lines[k] = lines[k][:at] + lines[k][at + 1 :]
+    data = b"\n".join(lines) + b"\n"
+    chunks = [data[i : i + chunk] for i in range(0, len(data), chunk)]
+    start = sum(len(x) + 1 for x in lines[:k])
+    items = list(split_records(chunks, "obj"))
+    rejects = [x for x in items if isinstance(x, Reject)]
+    records = [x for x in items if not isinstance(x, Reject)]
+    assert [rec for offset, rec in records if offset < start] == objs[:k]
+    for r in rejects:
+        assert r.offset >= start
+        assert data[r.offset : r.offset + len(r.raw)] == r.raw
+    last = max([start + len(lines[k])] + [r.offset + len(r.raw) for r in rejects])
+    past = [rec for offset, rec in records if offset >= last]
+    assert past == objs[len(objs) - len(past) :]

@@ -39,6 +39,10 @@ _SEPARATORS = b" \t\r\n,[]"
 DEFAULT_MAX_RECORD_BYTES = 8 * 1024 * 1024
 # After this many cuts inside one record's strings, find its end with one full scan.
 _MAX_EXTENSIONS = 16
+_DOUBTFUL = (
+    "empty JSON object right after bytes that are not JSON, on the same line: most likely "
+    "cut from a string of the broken record before it, so it is not shipped as a record"
+)
 
 Parsed = tuple[int, dict[str, Any]]  # (decompressed offset, record)
 
@@ -68,6 +72,9 @@ class RecordSplitter:
         self.max_record_bytes = max_record_bytes
         self._buf = b""
         self._base = base_offset  # stream offset of self._buf[0]
+        # Stream offset just past the last bytes that were not JSON, until a line break or
+        # a non-empty record follows (see `_doubtful`); None when on firm ground.
+        self._unsure_from: int | None = None
 
     def feed(self, chunk: bytes) -> Iterator[Parsed | Reject]:
         if chunk:
@@ -81,7 +88,27 @@ class RecordSplitter:
 
     # -- internals ---------------------------------------------------------------------
     def _reject(self, start: int, end: int, reason: str) -> Reject:
+        self._unsure_from = self._base + end
         return Reject(self.object_name, self._base + start, reason, bytes(self._buf[start:end]))
+
+    def _doubtful(self, record: dict[str, Any], pos: int) -> bool:
+        """True for an empty object that follows bytes that were not JSON on the same line.
+
+        After a syntax error the splitter resumes at the next `}`...`{`, which may lie
+        inside a string of the broken record. A piece cut from inside a string holds no
+        unescaped `"`, so the only JSON object it can parse as is an empty one: `{}`
+        from a string like "payload={}{}" would be a made-up record. A raw line break
+        cannot be inside a string, so after one the ground is firm again, as it is after
+        any non-empty record. (A non-empty object can still be taken for a record when the
+        start of the record around it is lost, e.g. a nested object after junk; its bytes
+        are shipped as they are and the lost start is in a reject.)"""
+        if self._unsure_from is None:
+            return False
+        start = max(0, self._unsure_from - self._base)
+        if record or self._buf.find(b"\n", start, pos) >= 0:
+            self._unsure_from = None
+            return False
+        return True
 
     def _skip_to_object(self, pos: int, final: bool) -> tuple[int, Reject | None]:
         """Move past separators to the next `{`. Other bytes before it become a reject.
@@ -151,7 +178,10 @@ class RecordSplitter:
                             if isinstance(found, tuple):
                                 scanned = True
                                 record_end, obj = found
-                                yield (base + pos, obj)
+                                if self._doubtful(obj, pos):  # pragma: no cover - non-empty
+                                    yield self._reject(pos, record_end, _DOUBTFUL)
+                                else:
+                                    yield (base + pos, obj)
                                 pos, rej = self._skip_to_object(record_end, final)
                                 if rej is not None:
                                     yield rej
@@ -179,10 +209,12 @@ class RecordSplitter:
                 pos = n
                 break
             if obj is not None:
-                if type(obj) is dict:
-                    yield (base + pos, obj)
-                else:  # pragma: no cover - `{`...`}` always parses to a dict
+                if type(obj) is not dict:  # pragma: no cover - `{`...`}` parses to a dict
                     yield self._reject(pos, end, "record is not a JSON object")
+                elif self._doubtful(obj, pos):
+                    yield self._reject(pos, end, _DOUBTFUL)
+                else:
+                    yield (base + pos, obj)
                 pos = nxt
                 i = j + 1
                 continue
@@ -192,7 +224,10 @@ class RecordSplitter:
             salvaged = self._salvage(pos, end)
             if salvaged is not None:
                 used, rec = salvaged
-                yield (base + pos, rec)
+                if self._doubtful(rec, pos):
+                    yield self._reject(pos, pos + used, _DOUBTFUL)
+                else:
+                    yield (base + pos, rec)
                 pos += used
                 pos, rej = self._skip_to_object(pos, True)
                 if rej is not None:
@@ -266,6 +301,10 @@ class RecordSplitter:
 
     def _keep_from(self, pos: int) -> None:
         buf = self._buf
+        unsure = self._unsure_from
+        # A line break in the bytes about to be dropped still counts (see `_doubtful`).
+        if unsure is not None and buf.find(b"\n", max(0, unsure - self._base), pos) >= 0:
+            self._unsure_from = None
         if pos >= len(buf):
             self._base += len(buf)
             self._buf = b""
