@@ -40,7 +40,7 @@ _FLAG_RESERVED = 0xE0  # header flag bits that must be zero
 MAX_FAULT_RAW_BYTES = 1024 * 1024
 # Compressed bytes of the current member kept for searching it again if it turns out
 # damaged (see `_Gunzip`).
-MEMBER_REPLAY_BYTES = 8 * 1024 * 1024
+MEMBER_REPLAY_BYTES = 2 * 1024 * 1024
 _GZIP_WBITS = 31  # gzip header + deflate + gzip trailer
 # Audit JSON compresses about 9:1, so 1 MiB read from the network would become ~9 MiB in one
 # piece; capping each output chunk keeps the read-ahead queue and the splitter's buffer small.
