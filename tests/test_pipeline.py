@@ -224,6 +224,48 @@ def test_a_damaged_member_is_dead_lettered_and_the_members_after_it_ship(
     assert any(str(path) in e for e in summary.errors)
 
 
+def test_a_record_cut_by_gzip_damage_is_a_reject_before_the_fault(
+    listener: FakeLogzioListener, tmp_path: Path
+) -> None:
+    """A large member damaged near its end: what it decoded to before the damage ships,
+    the record the damage cut is a `repair` reject, then comes the `decode` fault, then
+    the next member, all in object order."""
+    gen = records(seed=22)
+    big = [next(gen) for _ in range(4000)]
+    last = [next(gen) for _ in range(50)]
+    first = bytearray(gzip.compress(b"\n".join(orjson.dumps(r) for r in big) + b"\n"))
+    first[len(first) * 3 // 4] ^= 0x55
+    path = tmp_path / "cut.log.gz"
+    path.write_bytes(bytes(first) + gzip.compress(b"\n".join(orjson.dumps(r) for r in last)))
+    summary = ship_local(path, listener, tmp_path)
+    assert summary.complete
+    assert_accounted(summary)
+    shipped = [r["id"] for r in listener.accepted]
+    assert shipped[-50:] == [r["id"] for r in last]
+    head = shipped[:-50]
+    assert 0 < len(head) < 4000
+    assert head == [r["id"] for r in big[: len(head)]]
+    letters = sorted(dead_letters(tmp_path / "dlq"), key=lambda d: d["index"])
+    stages = [d["stage"] for d in letters]
+    assert stages[-1] == "decode"
+    assert letters[-1]["index"] == summary.records - 51  # just before the last member
+    assert "repair" in stages  # the record the damage cut (and anything garbled)
+
+
+def test_many_gzip_faults_are_all_dead_lettered_but_only_a_few_named(
+    listener: FakeLogzioListener, tmp_path: Path
+) -> None:
+    gen = records(seed=23)
+    parts = [gzip.compress(orjson.dumps(next(gen))) + b"XX" for _ in range(10)]
+    path = tmp_path / "many.log.gz"
+    path.write_bytes(b"".join(parts))
+    summary = ship_local(path, listener, tmp_path)
+    assert (summary.shipped, summary.rejected) == (10, 10)
+    assert len([d for d in dead_letters(tmp_path / "dlq") if d["stage"] == "decode"]) == 10
+    assert len(summary.errors) == 4
+    assert "every fault is in the dead letters" in summary.errors[-1]
+
+
 def test_rejected_token_stops_and_reports_incomplete(tmp_path: Path) -> None:
     path, _ = make_object(tmp_path, 50)
     with FakeLogzioListener(tokens={"other"}) as strict:

@@ -13,7 +13,11 @@ Contract:
   gzip member header, so intact members after the damage are still shipped. A stream
   that ends inside a member (truncated) ends with a `DecodeFault` too.
 - A false member header inside damaged bytes (three bytes that happen to look like one)
-  costs one more `DecodeFault`, never wrong data: its "member" fails to decode.
+  costs one more `DecodeFault`, and the few bytes its "member" inflates to before it fails
+  (they reach the splitter, which rejects them as not JSON).
+- A member's checksum is only known at its end: what a damaged member decoded to before
+  the damage showed has been yielded as it came. A flipped bit can alter a record without
+  breaking its JSON; most damage garbles everything after it instead.
 
 ISA-L (`isal`) decompresses about 2-3x faster than zlib here and releases the GIL, so the
 reader thread overlaps with parsing; zlib is the fallback where isal has no wheel.
@@ -41,6 +45,8 @@ MAX_FAULT_RAW_BYTES = 1024 * 1024
 # Compressed bytes of the current member kept for searching it again if it turns out
 # damaged (see `_Gunzip`).
 MEMBER_REPLAY_BYTES = 2 * 1024 * 1024
+# Compressed input per inflater call ends at multiples of this offset (see `_Gunzip.run`).
+_INPUT_BLOCK = 256 * 1024
 _GZIP_WBITS = 31  # gzip header + deflate + gzip trailer
 # Audit JSON compresses about 9:1, so 1 MiB read from the network would become ~9 MiB in one
 # piece; capping each output chunk keeps the read-ahead queue and the splitter's buffer small.
@@ -53,8 +59,10 @@ def is_gzip(head: bytes) -> bool:
 
 @dataclass(slots=True)
 class DecodeFault:
-    """Compressed bytes `error.offset` .. `end` could not be decoded (`error` says why);
-    `raw` holds the first of them (up to MAX_FAULT_RAW_BYTES). Decoding went on after."""
+    """Compressed bytes `error.offset` .. `end` could not be decoded (`error` says why, and
+    which of them `raw` holds: up to MAX_FAULT_RAW_BYTES, from the damaged member's start
+    when its bytes were still at hand, else from where the damage surfaced). Decoding went
+    on after `end`."""
 
     error: DecodeError
     end: int
@@ -87,7 +95,7 @@ def _next_member(data: bytes, start: int) -> int:
     i = data.find(_MEMBER_HEADER, start)
     while i >= 0:
         if len(data) < i + 4 or not data[i + 3] & _FLAG_RESERVED:
-            return i  # (a header cut by the end of `data` is checked once it is whole)
+            return i  # a header cut by the end of `data` too: the caller reads on
         i = data.find(_MEMBER_HEADER, i + 1)
     return -1
 
@@ -114,6 +122,7 @@ class _Gunzip:
         self.skip_reason = ""
         self.skipped = bytearray()  # the first MAX_FAULT_RAW_BYTES of the skipped stretch
         self.exhausted = False
+        self.read_error: Exception | None = None
 
     def _fault(self, offset: int, end: int, reason: str, raw: bytes) -> DecodeFault:
         return DecodeFault(DecodeError(self.name, offset, reason), end, raw)
@@ -137,6 +146,16 @@ class _Gunzip:
         reason += f"({self.offset - start} bytes) could not be decoded ({attached})"
         self.skipped = bytearray()
         return self._fault(start, self.offset, reason, raw)
+
+    def _read(self, rest: Iterator[bytes]) -> bytes | None:
+        """The next compressed chunk, or None at the end. A failed read ends the input
+        too, but only after everything read before it has been decoded; then `run`
+        raises it (a read failure is not damage: the next call reads again)."""
+        try:
+            return next(rest, None)
+        except Exception as exc:
+            self.read_error = exc
+            return None
 
     def _new_member(self) -> Any:
         self.member_start = self.offset
@@ -166,7 +185,19 @@ class _Gunzip:
         while True:
             if state == "skipping":
                 i = _next_member(data, 0)
+                if i >= 0 and len(data) < i + 4 and not self.exhausted:
+                    # A header cut by the end of the data: read on and look at it whole.
+                    self._skip(data[:i])
+                    data = data[i:]
+                    nxt = self._read(rest)
+                    if nxt is None:
+                        self.exhausted = True
+                    else:
+                        data += nxt
+                    continue
                 if i < 0:
+                    if self.exhausted and self.read_error is not None:
+                        raise self.read_error
                     if self.exhausted:
                         self._skip(data)
                         yield self._skipped_fault()
@@ -174,7 +205,7 @@ class _Gunzip:
                     keep = min(len(_MEMBER_HEADER), len(data))  # a header may straddle chunks
                     self._skip(data[: len(data) - keep])
                     data = data[len(data) - keep :]
-                    nxt = next(rest, None)
+                    nxt = self._read(rest)
                     if nxt is None:
                         self.exhausted = True
                     else:
@@ -185,11 +216,13 @@ class _Gunzip:
                 yield self._skipped_fault()
                 state, d = "member", self._new_member()
             if not data:
-                nxt = next(rest, None) if not self.exhausted else None
+                nxt = self._read(rest) if not self.exhausted else None
                 if nxt is not None:
                     data = nxt
                     continue
                 self.exhausted = True
+                if self.read_error is not None:
+                    raise self.read_error
                 if state != "member":
                     return
                 state = "skipping"
@@ -213,26 +246,47 @@ class _Gunzip:
                     self.skip_start = self.fault_start = self.offset
                     self.skip_reason = "bytes after the end of a gzip member are not gzip"
                     continue
+            # Feed the inflater blocks that end at fixed offsets of the object, so what it
+            # yields, and what a failing call takes with it, does not depend on how the
+            # reader happened to chunk the bytes: record indices after a fault must be the
+            # same on every run, or a checkpoint would skip or repeat records.
+            if len(data) < _INPUT_BLOCK - self.offset % _INPUT_BLOCK and not self.exhausted:
+                nxt = self._read(rest)
+                if nxt is None:
+                    self.exhausted = True
+                else:
+                    data += nxt
+                continue
+            view, at = memoryview(data), 0  # no copies of `data` per call
             try:
-                out = d.decompress(data, self.max_chunk)
+                while True:
+                    block = _INPUT_BLOCK - self.offset % _INPUT_BLOCK
+                    if len(view) - at < block and not self.exhausted:
+                        break  # read on to the next block boundary
+                    feed = view[at : at + block]
+                    out = d.decompress(feed, self.max_chunk)
+                    if out:
+                        yield out
+                    left = d.unused_data if d.eof else d.unconsumed_tail
+                    used = len(feed) - len(left)
+                    if self.replay is not None:
+                        if len(self.replay) + used <= MEMBER_REPLAY_BYTES:
+                            self.replay += feed[:used]
+                        else:
+                            self.replay = None  # too long to keep: search on from the damage
+                    self.offset += used
+                    at += used
+                    if d.eof:
+                        state = "between"
+                        break
+                    if at == len(view):
+                        break
             except _zlib.error as exc:  # type: ignore[misc]  # isal's error class is untyped
                 state = "skipping"
                 data = self._damaged(
-                    data,
+                    bytes(view[at:]),
                     f"corrupt gzip data in the member starting at byte {self.member_start} "
                     f"({exc}); what it decoded to before the fault was passed on as it came",
                 )
                 continue
-            if out:
-                yield out
-            left = d.unused_data if d.eof else d.unconsumed_tail
-            used = len(data) - len(left)
-            if self.replay is not None:
-                if len(self.replay) + used <= MEMBER_REPLAY_BYTES:
-                    self.replay += memoryview(data)[:used]
-                else:
-                    self.replay = None  # too long to keep: search on from the damage
-            self.offset += used
-            data = left
-            if d.eof:
-                state = "between"
+            data = bytes(view[at:])

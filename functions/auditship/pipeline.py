@@ -48,6 +48,7 @@ from auditship.sinks.base import Delivery, Prepared, Sink
 log = logging.getLogger(__name__)
 
 _QUEUE_CHUNKS = 4  # decompressed chunks buffered ahead of the parser (~1 MiB each)
+_FAULTS_NAMED = 3  # decode faults named one by one in a summary's errors
 
 
 @dataclass(frozen=True, slots=True)
@@ -306,6 +307,7 @@ class _Run:
         self.batch = _Batch([], [])
         self.handled_through = skip_below
         self.unhandled_from: int | None = None  # first index of a batch that was not delivered
+        self.decode_faults = 0
         self.sender = _Sender(sink, obj, deadline, opts)
         self.stop = threading.Event()
         self.reader_thread: threading.Thread | None = None
@@ -370,7 +372,15 @@ class _Run:
         error = fault.error
         reject = Reject(self.obj.name, error.offset, str(error), fault.raw, stage="decode")
         self._take(Item("reject", error.offset, reject=reject))
-        self.summary.errors.append(str(error))
+        # The summary goes into the done marker and the function's answer: name a few
+        # faults there; every one of them is in the dead letters.
+        self.decode_faults += 1
+        if self.decode_faults <= _FAULTS_NAMED:
+            self.summary.errors.append(str(error))
+        elif self.decode_faults == _FAULTS_NAMED + 1:
+            self.summary.errors.append(
+                f"{self.obj}: more gzip damage after that; every fault is in the dead letters"
+            )
 
     def _source_failed(self, exc: BaseException) -> None:
         if isinstance(exc, AuditShipError):
