@@ -25,6 +25,7 @@ reader thread overlaps with parsing; zlib is the fallback where isal has no whee
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -37,6 +38,7 @@ except ImportError:  # pragma: no cover
     import zlib as _zlib  # type: ignore[no-redef]
 
 GZIP_MAGIC = b"\x1f\x8b"
+_ZEROS = re.compile(rb"\x00*")
 _MEMBER_HEADER = b"\x1f\x8b\x08"  # magic + deflate, the only method gzip defines
 _FLAG_RESERVED = 0xE0  # header flag bits that must be zero
 # A fault's dead letter carries at most this much of the undecodable bytes; its reason
@@ -46,7 +48,7 @@ MAX_FAULT_RAW_BYTES = 1024 * 1024
 # damaged (see `_Gunzip`).
 MEMBER_REPLAY_BYTES = 2 * 1024 * 1024
 # Compressed input per inflater call ends at multiples of this offset (see `_Gunzip.run`).
-_INPUT_BLOCK = 256 * 1024
+_INPUT_BLOCK = 32 * 1024
 _GZIP_WBITS = 31  # gzip header + deflate + gzip trailer
 # Audit JSON compresses about 9:1, so 1 MiB read from the network would become ~9 MiB in one
 # piece; capping each output chunk keeps the read-ahead queue and the splitter's buffer small.
@@ -178,47 +180,47 @@ class _Gunzip:
             data = data[1:]
         return data
 
+    def _more(self, data: bytes, at: int, rest: Iterator[bytes]) -> tuple[bytes, int]:
+        """`data[at:]` with the next chunk appended (sets `exhausted` at the end)."""
+        nxt = self._read(rest)
+        if nxt is None:
+            self.exhausted = True
+            return data, at
+        return data[at:] + nxt, 0
+
     def run(self, first: bytes, rest: Iterator[bytes]) -> Iterator[bytes | DecodeFault]:
+        # `data[at:]` is the input not handled yet and `self.offset` its object offset;
+        # `at` moves instead of slicing, so many small members cost no copies.
         d = self._new_member()
         state = "member"
-        data = first
+        data, at = first, 0
         while True:
             if state == "skipping":
-                i = _next_member(data, 0)
+                i = _next_member(data, at)
                 if i >= 0 and len(data) < i + 4 and not self.exhausted:
                     # A header cut by the end of the data: read on and look at it whole.
-                    self._skip(data[:i])
-                    data = data[i:]
-                    nxt = self._read(rest)
-                    if nxt is None:
-                        self.exhausted = True
-                    else:
-                        data += nxt
+                    self._skip(data[at:i])
+                    data, at = self._more(data, i, rest)
                     continue
                 if i < 0:
                     if self.exhausted and self.read_error is not None:
                         raise self.read_error
                     if self.exhausted:
-                        self._skip(data)
+                        self._skip(data[at:])
                         yield self._skipped_fault()
                         return
-                    keep = min(len(_MEMBER_HEADER), len(data))  # a header may straddle chunks
-                    self._skip(data[: len(data) - keep])
-                    data = data[len(data) - keep :]
-                    nxt = self._read(rest)
-                    if nxt is None:
-                        self.exhausted = True
-                    else:
-                        data += nxt
+                    keep = max(at, len(data) - len(_MEMBER_HEADER))  # a header may straddle
+                    self._skip(data[at:keep])
+                    data, at = self._more(data, keep, rest)
                     continue
-                self._skip(data[:i])
-                data = data[i:]
+                self._skip(data[at:i])
+                at = i
                 yield self._skipped_fault()
                 state, d = "member", self._new_member()
-            if not data:
+            if at == len(data):
                 nxt = self._read(rest) if not self.exhausted else None
                 if nxt is not None:
-                    data = nxt
+                    data, at = nxt, 0
                     continue
                 self.exhausted = True
                 if self.read_error is not None:
@@ -226,20 +228,17 @@ class _Gunzip:
                 if state != "member":
                     return
                 state = "skipping"
-                data = self._damaged(
-                    data,
-                    f"truncated gzip stream: the member starting at byte {self.member_start} "
-                    "has no end",
-                )
+                reason = f"truncated gzip stream: the member starting at byte {self.member_start} "
+                data, at = self._damaged(b"", reason + "has no end"), 0
                 continue
             if state == "between":
                 # Some writers pad with zero bytes after the last member.
-                stripped = data.lstrip(b"\x00")
-                self.offset += len(data) - len(stripped)
-                data = stripped
-                if not data:
+                end = _ZEROS.match(data, at).end()  # type: ignore[union-attr]  # always matches
+                self.offset += end - at
+                at = end
+                if at == len(data):
                     continue
-                if data[:1] == GZIP_MAGIC[:1]:
+                if data[at] == GZIP_MAGIC[0]:
                     state, d = "member", self._new_member()
                 else:
                     state = "skipping"
@@ -250,18 +249,14 @@ class _Gunzip:
             # yields, and what a failing call takes with it, does not depend on how the
             # reader happened to chunk the bytes: record indices after a fault must be the
             # same on every run, or a checkpoint would skip or repeat records.
-            if len(data) < _INPUT_BLOCK - self.offset % _INPUT_BLOCK and not self.exhausted:
-                nxt = self._read(rest)
-                if nxt is None:
-                    self.exhausted = True
-                else:
-                    data += nxt
+            if len(data) - at < _INPUT_BLOCK - self.offset % _INPUT_BLOCK and not self.exhausted:
+                data, at = self._more(data, at, rest)
                 continue
-            view, at = memoryview(data), 0  # no copies of `data` per call
+            view = memoryview(data)
             try:
                 while True:
                     block = _INPUT_BLOCK - self.offset % _INPUT_BLOCK
-                    if len(view) - at < block and not self.exhausted:
+                    if len(data) - at < block and not self.exhausted:
                         break  # read on to the next block boundary
                     feed = view[at : at + block]
                     out = d.decompress(feed, self.max_chunk)
@@ -279,14 +274,13 @@ class _Gunzip:
                     if d.eof:
                         state = "between"
                         break
-                    if at == len(view):
+                    if at == len(data):
                         break
             except _zlib.error as exc:  # type: ignore[misc]  # isal's error class is untyped
                 state = "skipping"
                 data = self._damaged(
-                    bytes(view[at:]),
+                    data[at:],
                     f"corrupt gzip data in the member starting at byte {self.member_start} "
                     f"({exc}); what it decoded to before the fault was passed on as it came",
                 )
-                continue
-            data = bytes(view[at:])
+                at = 0
