@@ -136,3 +136,81 @@ def test_to_oci_logging(
         assert code == 0, err
         assert summary is not None
         assert summary["shipped"] == len(ingestion.entries(log_id)) == 200
+
+
+def test_dead_letters_can_be_shipped_again(listener: FakeLogzioListener, tmp_path: Path) -> None:
+    """Records Logz.io would not take (here: lines over a low LOGZIO_MAX_LINE_BYTES) and
+    bytes that are not JSON are dead-lettered; once the cause is gone, `--dead-letters`
+    ships the records from the dead letters, and what still is not a record is rejected
+    again, bytes and all."""
+    source = tmp_path / "mixed.json"
+    small = [{"time": "2026-11-22T00:00:00Z", "n": i} for i in range(3)]
+    big = [{"time": "2026-11-22T00:00:00Z", "pad": "x" * 400, "n": i} for i in range(4)]
+    body = b"\n".join(json.dumps(r).encode() for r in small + big) + b"\n{oops}\n"
+    source.write_bytes(body)
+    env = {"LOGZIO_URL": listener.url, "LOGZIO_TOKEN": TOKEN}
+    dlq = tmp_path / "dlq"
+    code, _, summary, err = ship(
+        str(source), "--to", "logzio", "--dead-letter-dir", str(dlq),
+        env={**env, "LOGZIO_MAX_LINE_BYTES": "256"}, cwd=tmp_path,
+    )  # fmt: skip
+    assert code == 1, err
+    assert summary is not None
+    assert (summary["shipped"], summary["rejected"]) == (3, 5)
+    letters = sorted(str(p) for p in dlq.glob("*.ndjson"))
+    assert letters
+
+    again = tmp_path / "dlq-again"
+    code, _, summary, err = ship(
+        *letters, "--dead-letters", "--to", "logzio", "--dead-letter-dir", str(again),
+        env=env, cwd=tmp_path,
+    )  # fmt: skip
+    assert code == 1, err  # `{oops}` is still not JSON
+    assert summary is not None
+    assert (summary["records"], summary["shipped"], summary["rejected"]) == (5, 4, 1)
+    assert [r["n"] for r in listener.accepted if "pad" not in r] == [0, 1, 2]
+    assert [r["n"] for r in listener.accepted if "pad" in r] == [0, 1, 2, 3]
+    [letter] = [json.loads(x) for f in again.glob("*.ndjson") for x in f.read_text().splitlines()]
+    assert letter["raw"] == "{oops}"
+
+
+def test_a_file_that_is_not_dead_letters_is_refused(tmp_path: Path) -> None:
+    code, _, summary, _ = ship(str(SAMPLE), "--dead-letters", cwd=tmp_path)
+    assert code == 2
+    assert summary is not None
+    assert "is not a dead letter" in " ".join(summary["errors"])
+
+
+def test_dead_letters_in_the_bucket_are_replayed_once(
+    object_storage: FakeObjectStorage,
+    listener: FakeLogzioListener,
+    oci_config_file: Path,
+    tmp_path: Path,
+) -> None:
+    """A prefix of dead letters in the bucket: their records ship, the done markers make a
+    second replay ship nothing, and what is rejected again lands under the prefix."""
+    letters = b"".join(
+        json.dumps({"object": "audit/a.gz", "offset": i, "index": i, "stage": "sink",
+                    "reason": "HTTP 413", "raw": json.dumps({"time": "t", "n": i})}).encode()
+        + b"\n"
+        for i in range(3)
+    ) + json.dumps({"object": "audit/a.gz", "offset": 9, "index": 3, "stage": "repair",
+                    "reason": "invalid JSON", "raw": "{oops}"}).encode()  # fmt: skip
+    object_storage.put(NAMESPACE, BUCKET, "dead-letter/audit/a.gz/run-0000.ndjson", letters)
+    args = [
+        f"oci://{NAMESPACE}/{BUCKET}/dead-letter/", "--dead-letters",
+        "--to", "logzio", "--logzio-url", listener.url, "--logzio-token", TOKEN,
+        "--config-file", str(oci_config_file),
+        "--objectstorage-endpoint", object_storage.url,
+    ]  # fmt: skip
+    code, _, summary, err = ship(*args, cwd=tmp_path)
+    assert code == 1, err
+    assert summary is not None
+    assert (summary["objects"], summary["shipped"], summary["rejected"]) == (1, 3, 1)
+    assert [r["n"] for r in listener.accepted] == [0, 1, 2]
+    again = object_storage.names(NAMESPACE, BUCKET, "dead-letter/dead-letter/audit/a.gz/")
+    assert len(again) == 1
+    code, _, summary, err = ship(*args, cwd=tmp_path)
+    assert summary is not None
+    assert summary["shipped"] == 0, err  # done markers: each part is replayed once
+    assert len(listener.accepted) == 3

@@ -3,7 +3,8 @@
     python scripts/ship.py SOURCE... [--to stdout|logzio|oci-logging]
 
 SOURCE is a local file (gzip or plain) or oci://<namespace>/<bucket>/<object>; a trailing
-`/` means every object under that prefix. Records go to stdout (default), Logz.io or an
+`/` means every object under that prefix. With --dead-letters the sources are dead-letter
+parts, and the records they hold are shipped again. Records go to stdout (default), Logz.io or an
 OCI Logging custom log. One JSON summary line goes to stderr. Exit codes: 0 everything
 delivered; 1 some records were dead-lettered; 2 something was not delivered (call again
 to resume); 3 bad usage or configuration.
@@ -15,11 +16,16 @@ import argparse
 import os
 import sys
 from collections.abc import Callable
+from typing import Any
 
 import orjson
 
 from auditship.config import Settings
-from auditship.deadletter import LocalDeadLetterStore, ObjectStorageDeadLetterStore
+from auditship.deadletter import (
+    DeadLetterReplayReader,
+    LocalDeadLetterStore,
+    ObjectStorageDeadLetterStore,
+)
 from auditship.deadline import Deadline
 from auditship.errors import AuditShipError, ConfigError
 from auditship.ledger import NullLedger, ObjectStorageLedger
@@ -53,6 +59,11 @@ def build_parser() -> argparse.ArgumentParser:
         "sources dead-letter into their bucket under DEAD_LETTER_PREFIX",
     )
     p.add_argument("--force", action="store_true", help="ship objects already marked shipped")
+    p.add_argument(
+        "--dead-letters",
+        action="store_true",
+        help="the sources are dead-letter parts (*.ndjson): ship the records they hold again",
+    )
     p.add_argument("--filter-actions", help="keep only these data.request.action values, e.g. "
                    "POST,PUT,DELETE (env FILTER_ACTIONS; default: keep all)")  # fmt: skip
     p.add_argument("--no-redact", action="store_true", help="do not redact credential fields")
@@ -108,6 +119,10 @@ def _progress(args: argparse.Namespace, total_bytes: int | None) -> Callable[[in
     return update
 
 
+def _reader(reader: Any, args: argparse.Namespace) -> Any:
+    return DeadLetterReplayReader(reader) if args.dead_letters else reader
+
+
 def run(argv: list[str] | None = None, env: dict[str, str] | None = None) -> int:
     configure_logging()
     args = build_parser().parse_args(argv)
@@ -138,7 +153,7 @@ def run(argv: list[str] | None = None, env: dict[str, str] | None = None) -> int
         if local:
             sizes = [os.path.getsize(r.name) for r in local if os.path.isfile(r.name)]
             runtime = Runtime(
-                reader=LocalReader(),
+                reader=_reader(LocalReader(), args),
                 dead_letters=LocalDeadLetterStore(args.dead_letter_dir),
                 ledger=NullLedger(),
                 **base,  # type: ignore[arg-type]
@@ -149,14 +164,18 @@ def run(argv: list[str] | None = None, env: dict[str, str] | None = None) -> int
         if remote:
             assert clients is not None
             reader = ObjectStorageReader(clients.object_storage)
+            # A replay lists the dead-letter prefix itself: only ledger objects are ours then.
+            own = (settings.ledger_prefix,) if args.dead_letters else (
+                settings.dead_letter_prefix, settings.ledger_prefix,
+            )  # fmt: skip
             runtime = Runtime(
-                reader=reader,
+                reader=_reader(reader, args),
                 dead_letters=ObjectStorageDeadLetterStore(
                     clients.object_storage, settings.dead_letter_prefix
                 ),
                 ledger=ObjectStorageLedger(clients.object_storage, settings.ledger_prefix),
                 lister=reader.list,
-                own_prefixes=(settings.dead_letter_prefix, settings.ledger_prefix),
+                own_prefixes=own,
                 **base,  # type: ignore[arg-type]
             )
             objects = [r for r, is_prefix in remote if not is_prefix]

@@ -10,13 +10,16 @@ as the object; local: under a folder, with `/` in the object name kept as sub-fo
 
 from __future__ import annotations
 
+import base64
 import os
 import time
 import uuid
+from collections.abc import Iterator
 from typing import Any, Protocol
 
 import orjson
 
+from auditship.errors import SourceError
 from auditship.model import ObjectRef, Reject
 from auditship.sources import put_small_object
 
@@ -98,3 +101,51 @@ class DeadLetterWriter:
         self._lines = []
         self._size = 0
         self.first_pending_index = None
+
+
+class Reader(Protocol):
+    def read(self, obj: ObjectRef) -> Iterator[bytes]: ...
+
+
+class DeadLetterReplayReader:
+    """Reads dead-letter parts through another reader and yields the bytes they hold, one
+    letter per line, so the usual pipeline ships them again (`ship.py --dead-letters`).
+
+    Each letter gives its `raw` text, or its `raw_base64` bytes, followed by a newline: a
+    record refused by a sink is a record again; bytes that were not JSON, or could not be
+    decompressed, are rejected again, with the reason saying so. Nothing is left out. A
+    line that is not a dead letter at all is a `SourceError`: the wrong file was given."""
+
+    def __init__(self, inner: Reader) -> None:
+        self._inner = inner
+
+    def head(self, obj: ObjectRef) -> ObjectRef:
+        head = getattr(self._inner, "head", None)
+        return head(obj) if head is not None else obj
+
+    def read(self, obj: ObjectRef) -> Iterator[bytes]:
+        tail = b""
+        number = 0
+        for chunk in self._inner.read(obj):
+            lines = (tail + chunk).split(b"\n")
+            tail = lines.pop()
+            out = []
+            for line in lines:
+                number += 1
+                if line.strip():
+                    out.append(_letter_bytes(line, obj, number))
+            if out:
+                yield b"".join(out)
+        if tail.strip():
+            yield _letter_bytes(tail, obj, number + 1)
+
+
+def _letter_bytes(line: bytes, obj: ObjectRef, number: int) -> bytes:
+    try:
+        letter = orjson.loads(line)
+        raw = letter.get("raw")
+        if isinstance(raw, str):
+            return raw.encode("utf-8", "surrogatepass") + b"\n"
+        return base64.b64decode(letter["raw_base64"], validate=True) + b"\n"
+    except (orjson.JSONDecodeError, AttributeError, KeyError, TypeError, ValueError):
+        raise SourceError(f"{obj}: line {number} is not a dead letter") from None
