@@ -354,6 +354,40 @@ def test_rerun_after_outage_resumes_without_resending(
     assert delivered_first + [r["id"] for r in healthy.accepted] == [r["id"] for r in recs]
 
 
+def test_a_resumed_run_does_not_write_dead_letters_twice(
+    object_storage: FakeObjectStorage, os_client: Any, tmp_path: Path
+) -> None:
+    """A call that stops early has already dead-lettered some bad lines past its checkpoint;
+    the progress marker lists them, so the resumed call skips them instead of writing (and
+    a later replay shipping) them twice."""
+    gen = records(seed=31)
+    recs = [next(gen) for _ in range(300)]
+    lines = []
+    for i, rec in enumerate(recs):
+        lines.append(orjson.dumps(rec))
+        if i % 10 == 9:
+            lines.append(b"{oops %d}" % i)
+    name = "audit/ocid1.serviceconnector.oc1..x/bad-lines.log.gz"
+    object_storage.put(NAMESPACE, BUCKET, name, gzip.compress(b"\n".join(lines) + b"\n"))
+    obj = ObjectRef(name, NAMESPACE, BUCKET)
+    with FakeLogzioListener(tokens={TOKEN}) as failing:
+        failing.script(["ok", "ok", *[503] * 50])
+        first = os_ship(obj, os_client, failing, retry=RetryPolicy(0.001, 0.002, max_attempts=3))
+    assert not first.complete
+    assert first.rejected > 0
+    with FakeLogzioListener(tokens={TOKEN}) as healthy:
+        second = os_ship(obj, os_client, healthy)
+    assert second.complete
+    letters = []
+    for key in object_storage.names(NAMESPACE, BUCKET, "dead-letter/"):
+        body = object_storage.get(NAMESPACE, BUCKET, key) or b""
+        letters.extend(json.loads(x)["raw"] for x in body.splitlines())
+    assert sorted(letters) == sorted(f"{{oops {i}}}" for i in range(9, 300, 10))
+    assert first.rejected + second.rejected == 30
+    shipped = [r["id"] for r in failing.accepted] + [r["id"] for r in healthy.accepted]
+    assert shipped == [r["id"] for r in recs]
+
+
 def test_deadline_stops_early_and_checkpoints(
     object_storage: FakeObjectStorage, os_client: Any, listener: FakeLogzioListener, tmp_path: Path
 ) -> None:

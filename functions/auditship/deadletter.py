@@ -70,6 +70,8 @@ class DeadLetterWriter:
         self._part = 0
         self._run = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime()) + "-" + uuid.uuid4().hex[:8]
         self.count = 0  # rejects written durably
+        self.written: list[int] = []  # their object-order indices (where known)
+        self._indices: list[int] = []  # indices of the rejects in `_lines`
         # Lowest object-order index among rejects not yet written: a checkpoint must not
         # move past it, or a failed write would lose them.
         self.first_pending_index: int | None = None
@@ -86,6 +88,8 @@ class DeadLetterWriter:
             self.first_pending_index = reject.index
         line = orjson.dumps(reject.to_json_dict())
         self._lines.append(line)
+        if reject.index is not None:
+            self._indices.append(reject.index)
         self._size += len(line) + 1
         if self._size >= self._part_bytes:
             self.flush()
@@ -98,6 +102,8 @@ class DeadLetterWriter:
         self.locations.append(self._store.put(self._obj, key, body))
         self._part += 1
         self.count += len(self._lines)
+        self.written.extend(self._indices)
+        self._indices = []
         self._lines = []
         self._size = 0
         self.first_pending_index = None

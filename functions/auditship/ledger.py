@@ -3,9 +3,12 @@
 Two small JSON objects per source object version, in the same bucket:
 - `<prefix><object name>@<etag>.done`: written once every record of that version was
   delivered or dead-lettered. A later event for the same object and ETag ships nothing.
-- `<prefix><object name>@<etag>.progress`: `{"handled_through": N}` written when a call
-  stops early (deadline, sink outage). Records 0..N-1 in object order were delivered or
-  dead-lettered; a re-run skips them and resumes at record N.
+- `<prefix><object name>@<etag>.progress`: `{"handled_through": N, "dead_lettered": [...]}`
+  written when a call stops early (deadline, sink outage). Records 0..N-1 in object order
+  were delivered or dead-lettered; a re-run skips them and resumes at record N. The
+  positions listed in `dead_lettered` (at most `MAX_LISTED_DEAD_LETTERS`, all >= N) were
+  dead-lettered past N before the call stopped: a re-run skips those too, so a dead letter
+  is not written twice (and not replayed twice).
 
 - `<prefix><object name>@<etag>.lease`: `{"holder": ..., "expires": epoch}`, taken with a
   conditional PUT (`if-none-match: *`, or `if-match` on an expired lease) before shipping,
@@ -21,6 +24,7 @@ from __future__ import annotations
 
 import time
 import uuid
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import orjson
@@ -28,11 +32,21 @@ import orjson
 from auditship.model import ObjectRef
 from auditship.sources import get_small_object, get_small_object_with_etag, put_small_object
 
+MAX_LISTED_DEAD_LETTERS = 10_000  # past that, a re-run may write some dead letters again
+
+
+@dataclass(frozen=True)
+class Progress:
+    """How far an earlier call got: see the module docstring."""
+
+    handled_through: int = 0
+    dead_lettered: frozenset[int] = field(default_factory=frozenset)
+
 
 class Ledger(Protocol):
     def is_done(self, obj: ObjectRef) -> bool: ...
-    def handled_through(self, obj: ObjectRef) -> int: ...
-    def save_progress(self, obj: ObjectRef, handled_through: int) -> None: ...
+    def progress(self, obj: ObjectRef) -> Progress: ...
+    def save_progress(self, obj: ObjectRef, progress: Progress) -> None: ...
     def mark_done(self, obj: ObjectRef, summary: dict[str, Any]) -> None: ...
     def acquire(self, obj: ObjectRef, seconds: float) -> float | None:
         """Take the object's lease for `seconds`; None when taken, else the epoch time at
@@ -48,10 +62,10 @@ class NullLedger:
     def is_done(self, obj: ObjectRef) -> bool:
         return False
 
-    def handled_through(self, obj: ObjectRef) -> int:
-        return 0
+    def progress(self, obj: ObjectRef) -> Progress:
+        return Progress()
 
-    def save_progress(self, obj: ObjectRef, handled_through: int) -> None:
+    def save_progress(self, obj: ObjectRef, progress: Progress) -> None:
         return None
 
     def mark_done(self, obj: ObjectRef, summary: dict[str, Any]) -> None:
@@ -86,20 +100,27 @@ class ObjectStorageLedger:
     def is_done(self, obj: ObjectRef) -> bool:
         return self._get(obj, self._key(obj, "done")) is not None
 
-    def handled_through(self, obj: ObjectRef) -> int:
+    def progress(self, obj: ObjectRef) -> Progress:
         raw = self._get(obj, self._key(obj, "progress"))
         if raw is None:
-            return 0
+            return Progress()
         try:
-            value = orjson.loads(raw).get("handled_through", 0)
-            return int(value) if isinstance(value, int) and value > 0 else 0
-        except (orjson.JSONDecodeError, AttributeError):
-            return 0  # unreadable checkpoint: start over (may repeat, never loses)
+            doc = orjson.loads(raw)
+            value = doc.get("handled_through", 0)
+            through = value if isinstance(value, int) and value > 0 else 0
+            listed = doc.get("dead_lettered") or []
+            done = frozenset(i for i in listed if isinstance(i, int) and i >= through)
+            return Progress(through, done)
+        except (orjson.JSONDecodeError, AttributeError, TypeError):
+            return Progress()  # unreadable checkpoint: start over (may repeat, never loses)
 
-    def save_progress(self, obj: ObjectRef, handled_through: int) -> None:
-        self._put(
-            obj, self._key(obj, "progress"), orjson.dumps({"handled_through": handled_through})
-        )
+    def save_progress(self, obj: ObjectRef, progress: Progress) -> None:
+        listed = sorted(i for i in progress.dead_lettered if i >= progress.handled_through)
+        body = {
+            "handled_through": progress.handled_through,
+            "dead_lettered": listed[:MAX_LISTED_DEAD_LETTERS],
+        }
+        self._put(obj, self._key(obj, "progress"), orjson.dumps(body))
 
     def mark_done(self, obj: ObjectRef, summary: dict[str, Any]) -> None:
         self._put(obj, self._key(obj, "done"), orjson.dumps(summary))

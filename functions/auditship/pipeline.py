@@ -39,7 +39,7 @@ from auditship.errors import (
     PermanentSinkError,
     RetryableSinkError,
 )
-from auditship.ledger import Ledger
+from auditship.ledger import Ledger, Progress
 from auditship.model import ObjectRef, Reject, Summary
 from auditship.normalize import Normalizer
 from auditship.prepare import RECORD, InlineStage, Item, PoolStage, Window
@@ -226,7 +226,7 @@ def ship_object(
             summary.seconds = time.monotonic() - started
             summary.errors.append(f"{obj}: already shipped (ETag {obj.etag or 'unknown'}); skipped")
             return summary
-        skip_below = 0 if opts.force else ledger.handled_through(obj)
+        earlier = Progress() if opts.force else ledger.progress(obj)
         dlq = DeadLetterWriter(dead_letters, obj)
         # The pool (if any) forks before _Run starts its threads.
         stage: InlineStage | PoolStage = (
@@ -234,7 +234,7 @@ def ship_object(
             if opts.workers > 1
             else InlineStage(obj, normalizer, sink, opts.max_record_bytes)
         )
-        run = _Run(obj, sink, stage, dlq, summary, opts, deadline, skip_below)
+        run = _Run(obj, sink, stage, dlq, summary, opts, deadline, earlier)
         try:
             run.execute(reader, progress)
         finally:
@@ -256,8 +256,10 @@ def ship_object(
                 # could ship again. Report it, but the data itself is safe.
                 summary.errors.append(str(exc))
         else:
+            # Dead letters already written past the checkpoint are not written again.
+            dead = run.already_dead_lettered.union(dlq.written)
             try:
-                ledger.save_progress(obj, run.handled_through)
+                ledger.save_progress(obj, Progress(run.handled_through, frozenset(dead)))
             except AuditShipError as exc:
                 summary.errors.append(str(exc))
         summary.seconds = time.monotonic() - started
@@ -292,7 +294,7 @@ class _Run:
         summary: Summary,
         opts: ShipOptions,
         deadline: Deadline,
-        skip_below: int,
+        earlier: Progress,
     ) -> None:
         self.obj = obj
         self.sink = sink
@@ -301,7 +303,10 @@ class _Run:
         self.summary = summary
         self.opts = opts
         self.deadline = deadline
+        skip_below = earlier.handled_through
         self.skip_below = skip_below
+        # Positions past the checkpoint that an earlier call already dead-lettered.
+        self.already_dead_lettered = earlier.dead_lettered
         self.index = 0
         self.in_flight: list[_Batch] = []  # sent or queued, oldest first
         self.batch = _Batch([], [])
@@ -395,11 +400,12 @@ class _Run:
         """Account for a window's items in object order (the hot loop: records inline)."""
         others = iter(window.others)
         skip_below = self.skip_below
+        done = self.already_dead_lettered
         add = self._add
         for kind, offset, payload, size in zip(
             window.kinds, window.offsets, window.payloads, window.sizes, strict=True
         ):
-            if kind == RECORD and self.index >= skip_below:
+            if kind == RECORD and self.index >= skip_below and not (done and self.index in done):
                 i = self.index
                 self.index = i + 1
                 self.summary.records += 1
@@ -417,7 +423,7 @@ class _Run:
         self.index = i + 1
         summary = self.summary
         summary.records += 1
-        if i < self.skip_below:
+        if i < self.skip_below or i in self.already_dead_lettered:
             summary.skipped += 1
             return
         kind = item.kind
