@@ -6,6 +6,7 @@ Nothing of ours is mocked; `tests/fakes` holds the servers.
 
 from __future__ import annotations
 
+import logging
 import os
 import sys
 import time
@@ -17,6 +18,10 @@ import pytest
 from fakes import FakeLogzioListener, FakeObjectStorage
 from fakes.oci_auth import object_storage_client, sdk_config
 from hypothesis import settings
+
+# As the function and the command do (auditship.logs.configure_logging): urllib3 logs
+# request URLs, with the test token in them, at DEBUG; keep that out of captured logs.
+logging.getLogger("urllib3").setLevel(logging.WARNING)
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "scripts"))  # auditgen, the shared record generator

@@ -388,6 +388,35 @@ def test_a_resumed_run_does_not_write_dead_letters_twice(
     assert shipped == [r["id"] for r in recs]
 
 
+def test_a_resumed_run_does_not_report_damage_an_earlier_run_reported(
+    object_storage: FakeObjectStorage, os_client: Any, tmp_path: Path
+) -> None:
+    gen = records(seed=32)
+    first_part = [next(gen) for _ in range(20)]
+    second_part = [next(gen) for _ in range(300)]
+    blob = (
+        gzip.compress(b"\n".join(orjson.dumps(r) for r in first_part))
+        + b"not gzip"
+        + gzip.compress(b"\n".join(orjson.dumps(r) for r in second_part))
+    )
+    name = "audit/ocid1.serviceconnector.oc1..x/damaged.log.gz"
+    object_storage.put(NAMESPACE, BUCKET, name, blob)
+    obj = ObjectRef(name, NAMESPACE, BUCKET)
+    with FakeLogzioListener(tokens={TOKEN}) as failing:
+        failing.script(["ok", "ok", "ok", *[503] * 50])
+        first = os_ship(obj, os_client, failing, retry=RetryPolicy(0.001, 0.002, max_attempts=3))
+    assert not first.complete
+    assert any("not gzip" in e for e in first.errors)
+    assert len(failing.accepted) > 20  # the checkpoint is past the damage
+    with FakeLogzioListener(tokens={TOKEN}) as healthy:
+        second = os_ship(obj, os_client, healthy)
+    assert second.complete
+    assert second.errors == []
+    assert second.rejected == 0
+    shipped = [r["id"] for r in failing.accepted] + [r["id"] for r in healthy.accepted]
+    assert shipped == [r["id"] for r in first_part + second_part]
+
+
 def test_deadline_stops_early_and_checkpoints(
     object_storage: FakeObjectStorage, os_client: Any, listener: FakeLogzioListener, tmp_path: Path
 ) -> None:

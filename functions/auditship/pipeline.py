@@ -376,7 +376,10 @@ class _Run:
             self._take_window(window)
         error = fault.error
         reject = Reject(self.obj.name, error.offset, str(error), fault.raw, stage="decode")
+        handled_before = self.index < self.skip_below or self.index in self.already_dead_lettered
         self._take(Item("reject", error.offset, reject=reject))
+        if handled_before:
+            return  # an earlier call dead-lettered and reported it
         # The summary goes into the done marker and the function's answer: name a few
         # faults there; every one of them is in the dead letters.
         self.decode_faults += 1
