@@ -41,10 +41,10 @@ def test_windows_concatenate_to_the_stream_and_end_between_records(
     cut: list[tuple[int, bytes]] = []
     position = 0
     while position < len(data) and not cutter.stuck:
-        cut.extend(cutter.feed(data[position : position + chunk]))
+        cut.extend((b, bytes(w)) for b, w in cutter.feed(data[position : position + chunk]))
         position += chunk
     rest = cutter.rest() if cutter.stuck else None
-    tail = list(cutter.finish())
+    tail = [(b, bytes(w)) for b, w in cutter.finish()]
     pieces = cut + ([rest] if rest else []) + tail
     # nothing lost, nothing repeated, offsets exact
     assert b"".join(w for _, w in pieces) + data[position:] == data

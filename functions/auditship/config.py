@@ -48,7 +48,8 @@ class Settings:
     max_record_bytes: int = 8 * 1024 * 1024
     http_timeout_seconds: float = 30.0
     deadline_margin_seconds: float = 20.0
-    workers: int = 1  # record-preparation processes (1 = in-process; see prepare.py)
+    workers: int = 1  # record-preparation threads (fast path) or processes (see prepare.py)
+    fast_path: bool = True  # the C fast path for Logz.io, when built (see fastpath.py)
     # Endpoint overrides (tests, private endpoints, the operator command)
     objectstorage_endpoint: str = ""
     logging_ingestion_endpoint: str = ""
@@ -103,6 +104,7 @@ class Settings:
                 "DEADLINE_MARGIN_SECONDS", 20.0, _float_between(0, 120)
             ),
             "workers": get("WORKERS", 1, _int_between(1, 16)),
+            "fast_path": get("FAST_PATH", True, _on_off),
             "objectstorage_endpoint": get("OCI_OBJECTSTORAGE_ENDPOINT", "", _url),
             "logging_ingestion_endpoint": get("OCI_LOGGING_INGESTION_ENDPOINT", "", _url),
             "secrets_endpoint": get("OCI_SECRETS_ENDPOINT", "", _url),
@@ -157,6 +159,13 @@ def _float_between(lo: float, hi: float) -> Callable[[str], float]:
         return value
 
     return parse
+
+
+def _on_off(raw: str) -> bool:
+    value = raw.strip().lower()
+    if value not in ("on", "off"):
+        raise ValueError("must be on or off")
+    return value == "on"
 
 
 def _prefix(raw: str) -> str:

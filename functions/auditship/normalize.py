@@ -101,6 +101,15 @@ class Normalizer:
             frozenset(a.upper() for a in self.options.actions) if self.options.actions else None
         )
 
+    @property
+    def redact_plan(self) -> tuple[RedactStep, ...]:
+        return self._plan
+
+    @property
+    def actions(self) -> frozenset[str] | None:
+        """The upper-cased actions kept, or None when the action filter is off."""
+        return self._actions
+
     def __call__(self, record: dict[str, Any]) -> tuple[dict[str, Any], str | None] | None:
         """Return (record, event time) or None when the action filter drops it."""
         fallback = None

@@ -30,6 +30,7 @@ from typing import Any, Protocol
 
 import orjson
 
+from auditship import fastpath
 from auditship.deadletter import DeadLetterStore, DeadLetterWriter
 from auditship.deadline import Deadline
 from auditship.decode import DecodeFault, decode_stream
@@ -39,10 +40,11 @@ from auditship.errors import (
     PermanentSinkError,
     RetryableSinkError,
 )
+from auditship.fastpath import NativeStage
 from auditship.ledger import Ledger, Progress
 from auditship.model import ObjectRef, Reject, Summary
 from auditship.normalize import Normalizer
-from auditship.prepare import RECORD, InlineStage, Item, PoolStage, Window
+from auditship.prepare import RECORD, InlineStage, Item, PoolStage, Window, WindowedStage
 from auditship.sinks.base import Delivery, Prepared, Sink
 
 log = logging.getLogger(__name__)
@@ -76,7 +78,10 @@ class ShipOptions:
     deadline_margin_seconds: float = 20.0
     retry: RetryPolicy = RetryPolicy()
     force: bool = False  # ignore the done-marker and checkpoint (operator replays)
-    workers: int = 1  # >1: prepare records in that many worker processes (see prepare.py)
+    # Record preparation: the C fast path in `workers` threads when it can run
+    # (fastpath.spec_for), else `workers` processes (>1) or this thread (1).
+    workers: int = 1
+    fast_path: bool = True
 
 
 @dataclass(slots=True)
@@ -229,11 +234,7 @@ def ship_object(
         earlier = Progress() if opts.force else ledger.progress(obj)
         dlq = DeadLetterWriter(dead_letters, obj)
         # The pool (if any) forks before _Run starts its threads.
-        stage: InlineStage | PoolStage = (
-            PoolStage(obj, normalizer, sink, opts.max_record_bytes, opts.workers)
-            if opts.workers > 1
-            else InlineStage(obj, normalizer, sink, opts.max_record_bytes)
-        )
+        stage = _stage_for(obj, normalizer, sink, opts)
         run = _Run(obj, sink, stage, dlq, summary, opts, deadline, earlier)
         try:
             run.execute(reader, progress)
@@ -266,6 +267,17 @@ def ship_object(
         return summary
 
 
+def _stage_for(
+    obj: ObjectRef, normalizer: Normalizer, sink: Sink, opts: ShipOptions
+) -> InlineStage | WindowedStage:
+    spec = fastpath.spec_for(normalizer, sink, opts.max_record_bytes) if opts.fast_path else None
+    if spec is not None:
+        return NativeStage(obj, normalizer, sink, opts.max_record_bytes, spec, opts.workers)
+    if opts.workers > 1:
+        return PoolStage(obj, normalizer, sink, opts.max_record_bytes, opts.workers)
+    return InlineStage(obj, normalizer, sink, opts.max_record_bytes)
+
+
 @contextlib.contextmanager
 def _lease(ledger: Ledger, obj: ObjectRef, deadline: Deadline) -> Iterator[float | None]:
     """Hold the object's lease for as long as this call may run (plus a minute; an hour
@@ -289,7 +301,7 @@ class _Run:
         self,
         obj: ObjectRef,
         sink: Sink,
-        stage: InlineStage | PoolStage,
+        stage: InlineStage | WindowedStage,
         dlq: DeadLetterWriter,
         summary: Summary,
         opts: ShipOptions,
@@ -397,6 +409,8 @@ class _Run:
             message = f"{self.obj}: reading failed ({type(exc).__name__})"
         self._fail(message)
         # Whatever was fully read is still worth delivering before stopping.
+        for window in self.stage.complete():
+            self._take_window(window)
         self._submit()
 
     def _take_window(self, window: Window) -> None:

@@ -80,15 +80,20 @@ class Window:
 
 
 def prepare(
-    found: Iterable[Parsed | Reject], obj: ObjectRef, normalize: Normalizer, sink: Sink
+    found: Iterable[Parsed | Reject],
+    obj: ObjectRef,
+    normalize: Normalizer,
+    sink: Sink,
+    window: Window | None = None,
 ) -> Window:
     """The per-record work, the same in-process and in workers: normalize each record,
-    let the sink prepare it, and refuse what is larger than one request.
+    let the sink prepare it, and refuse what is larger than one request. Appends to
+    `window` when given (the fast path's hand-overs), else to a new one.
 
     `found` is consumed lazily on purpose: holding a chunk's parsed records in a list keeps
     tens of thousands of containers alive, and the cyclic GC then rescans them over and
     over (measured: +50% CPU)."""
-    window = Window()
+    window = Window() if window is None else window
     kinds, offsets, payloads, sizes, others = (
         window.kinds, window.offsets, window.payloads, window.sizes, window.others,
     )  # fmt: skip
@@ -145,6 +150,9 @@ class InlineStage:
     def finish(self) -> Iterator[Window]:
         yield prepare(self._splitter.finish(), *self._args)
 
+    def complete(self) -> Iterator[Window]:
+        return iter(())  # the splitter hands out every complete record as it comes
+
     def close(self) -> None:
         return None
 
@@ -170,38 +178,67 @@ def prepare_stretch(obj: ObjectRef, base: int, data: bytes, max_record_bytes: in
 class WindowCutter:
     """Accumulates decompressed chunks and hands out windows that end at safe cuts.
 
-    When `4 * window_bytes` arrive without a safe cut (one huge line), it stops cutting and
+    Each byte is copied once on its way into a window (chunks are joined when a window's
+    worth has arrived; the bytes after its cut are the start of the next one). When
+    `4 * window_bytes` arrive without a safe cut (one huge line), it stops cutting and
     sets `stuck`; `rest()` then hands over what it holds, which starts at a record start."""
 
     def __init__(self, window_bytes: int = DEFAULT_WINDOW_BYTES) -> None:
         self._window = window_bytes
-        self._buf = b""
+        self._parts: list[bytes] = []
+        self._held = 0
         self._base = 0
         self.stuck = False
 
-    def feed(self, chunk: bytes) -> Iterator[tuple[int, bytes]]:
-        self._buf = self._buf + chunk if self._buf else chunk
-        while len(self._buf) >= self._window:
-            cut = self._last_cut(self._buf)
-            if cut <= 0:
-                # No safe cut yet: wait for one, up to a limit that bounds memory.
-                self.stuck = len(self._buf) >= 4 * self._window
-                return
-            yield self._take(cut)
+    def feed(self, chunk: bytes) -> Iterator[tuple[int, bytes | memoryview]]:
+        if not chunk:
+            return
+        self._parts.append(chunk)
+        self._held += len(chunk)
+        if self._held < self._window:
+            return
+        buf = self._join()
+        cut = self._last_cut(buf)
+        if cut <= 0:
+            # No safe cut yet: wait for one, up to a limit that bounds memory.
+            self.stuck = len(buf) >= 4 * self._window
+            return
+        self._parts = [buf[cut:]] if cut < len(buf) else []
+        self._held = len(buf) - cut
+        base = self._base
+        self._base += cut
+        yield base, memoryview(buf)[:cut]  # a view: the window is not copied again
+
+    def complete(self) -> Iterator[tuple[int, bytes | memoryview]]:
+        """What is held up to its last safe cut (the stream stops early: the bytes after
+        the cut may be the start of a record whose end never came)."""
+        if not self._held:
+            return
+        buf = self._join()
+        cut = self._last_cut(buf)
+        if cut > 0:
+            self._parts = [buf[cut:]] if cut < len(buf) else []
+            self._held = len(buf) - cut
+            base = self._base
+            self._base += cut
+            yield base, memoryview(buf)[:cut]
 
     def rest(self) -> tuple[int, bytes]:
         """What is held and not handed out yet, with its stream offset."""
-        return self._take(len(self._buf))
-
-    def finish(self) -> Iterator[tuple[int, bytes]]:
-        if self._buf:
-            yield self._take(len(self._buf))
-
-    def _take(self, cut: int) -> tuple[int, bytes]:
-        out = (self._base, self._buf[:cut])
-        self._base += cut
-        self._buf = self._buf[cut:]
+        out = (self._base, self._join())
+        self._base += self._held
+        self._parts, self._held = [], 0
         return out
+
+    def finish(self) -> Iterator[tuple[int, bytes | memoryview]]:
+        if self._held:
+            yield self.rest()
+
+    def _join(self) -> bytes:
+        parts = self._parts
+        if len(parts) != 1:
+            parts[:] = [b"".join(parts)]
+        return parts[0]
 
     @staticmethod
     def _last_cut(buf: bytes) -> int:
@@ -224,10 +261,12 @@ class WindowCutter:
         return -1
 
 
-class PoolStage:
-    """Decompressed chunks in, `Window`s out, prepared by worker processes, in order.
-
-    At most `2 * workers` stretches are in flight, so memory stays bounded."""
+class WindowedStage:
+    """Decompressed chunks in, `Window`s out, in order: the stream is cut into windows at
+    safe cuts (`WindowCutter`), and each window is prepared by `_start` (in a worker
+    process, or a thread for the C fast path), at most `max_in_flight` at a time, so
+    memory stays bounded. When the stream cannot be cut, the rest of it is prepared in
+    the calling process."""
 
     def __init__(
         self,
@@ -235,26 +274,23 @@ class PoolStage:
         normalize: Normalizer,
         sink: Sink,
         max_record_bytes: int,
-        workers: int,
+        max_in_flight: int,
         window_bytes: int = DEFAULT_WINDOW_BYTES,
     ) -> None:
-        ctx = multiprocessing.get_context("fork")
-        self._pool = ProcessPoolExecutor(
-            max_workers=workers, mp_context=ctx, initializer=_init, initargs=(normalize, sink)
-        )
         self._obj = obj
         self._max_record = max_record_bytes
         self._cutter = WindowCutter(window_bytes)
         self._pending: deque[Future[Window]] = deque()
-        self._max_in_flight = 2 * workers
+        self._max_in_flight = max_in_flight
         self._args = (obj, normalize, sink)
         self._inline: RecordSplitter | None = None  # set when the stream cannot be cut
 
-    def _submit(self, stretches: Iterator[tuple[int, bytes]]) -> None:
+    def _start(self, base: int, data: bytes | memoryview) -> Future[Window]:
+        raise NotImplementedError
+
+    def _submit(self, stretches: Iterator[tuple[int, bytes | memoryview]]) -> None:
         for base, data in stretches:
-            self._pending.append(
-                self._pool.submit(prepare_stretch, self._obj, base, data, self._max_record)
-            )
+            self._pending.append(self._start(base, data))
 
     def _ready(self, drain: bool) -> Iterator[Window]:
         pending = self._pending
@@ -288,6 +324,39 @@ class PoolStage:
             return
         self._submit(self._cutter.finish())
         yield from self._ready(drain=True)
+
+    def complete(self) -> Iterator[Window]:
+        """The stream stops early (a read failed): prepare what is held up to a safe cut,
+        so what was read is still delivered; the rest is read again by a resume."""
+        if self._inline is None:
+            self._submit(self._cutter.complete())
+        yield from self._ready(drain=True)
+
+    def close(self) -> None:
+        for future in self._pending:
+            future.cancel()
+
+
+class PoolStage(WindowedStage):
+    """Windows prepared by `workers` forked processes (the pure-Python path)."""
+
+    def __init__(
+        self,
+        obj: ObjectRef,
+        normalize: Normalizer,
+        sink: Sink,
+        max_record_bytes: int,
+        workers: int,
+        window_bytes: int = DEFAULT_WINDOW_BYTES,
+    ) -> None:
+        super().__init__(obj, normalize, sink, max_record_bytes, 2 * workers, window_bytes)
+        ctx = multiprocessing.get_context("fork")
+        self._pool = ProcessPoolExecutor(
+            max_workers=workers, mp_context=ctx, initializer=_init, initargs=(normalize, sink)
+        )
+
+    def _start(self, base: int, data: bytes | memoryview) -> Future[Window]:
+        return self._pool.submit(prepare_stretch, self._obj, base, bytes(data), self._max_record)
 
     def close(self) -> None:
         self._pool.shutdown(wait=True, cancel_futures=True)

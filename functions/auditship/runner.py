@@ -85,6 +85,7 @@ def ship_options_for(settings: Settings, force: bool = False) -> ShipOptions:
         deadline_margin_seconds=settings.deadline_margin_seconds,
         force=force,
         workers=settings.workers,
+        fast_path=settings.fast_path,
     )
 
 

@@ -94,6 +94,10 @@ class LogzioSink:
     def __repr__(self) -> str:  # never show the token
         return f"LogzioSink(host={self._host!r}, type={self._type!r})"
 
+    def fast_spec(self) -> tuple[str, int]:
+        """(type, longest line) for the C fast path, which repeats `prepare` (fastpath.py)."""
+        return self._type, self._max_line
+
     def prepare(self, record: Record, obj: ObjectRef) -> Prepared:
         body: dict[str, Any] = record.body
         original_type = body.get("type")

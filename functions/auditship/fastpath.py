@@ -1,0 +1,123 @@
+"""Fast path: the Logz.io hot path (split, validate, normalize, serialize) in C.
+
+`auditship._fastprep` (native/fastprep.c, on yyjson) takes every record that is plainly
+fine and prepares its Logz.io line without the GIL; at anything else it stops and hands
+the stretch up to the next safe cut to the Python path (`repair.RecordSplitter`,
+`normalize.Normalizer`, `LogzioSink.prepare`), which stays the reference: rejects, wrappers,
+numeric times, duplicate keys and oversized records are always decided there. The
+differential tests (tests/test_fastpath.py) hold the two paths to the same records,
+offsets and JSON values.
+
+`NativeStage` prepares windows in threads: the C call releases the GIL, as ISA-L's gunzip
+and gzip do, so one process uses every core with no pipes between processes.
+
+The extension is optional (built by `pip install -e .` or `scripts/vendor_core.py
+--native`; see the README). `spec_for` returns None, and the pure-Python stages run, when
+it is missing, when `FAST_PATH=off`, for sinks other than Logz.io, and with an action
+filter.
+"""
+
+from __future__ import annotations
+
+import re
+from concurrent.futures import Future, ThreadPoolExecutor
+from itertools import chain
+from typing import Any
+
+from auditship.model import ObjectRef
+from auditship.normalize import Normalizer
+from auditship.prepare import DEFAULT_WINDOW_BYTES, Window, WindowedStage, prepare
+from auditship.repair import RecordSplitter
+from auditship.sinks.base import Sink
+
+try:
+    from auditship import _fastprep
+except ImportError:  # not built here: the pure-Python path runs
+    _fastprep = None
+
+AVAILABLE = _fastprep is not None
+# A safe cut (see prepare.WindowCutter): `}`, whitespace holding a newline, `{`.
+_SAFE_CUT = re.compile(rb"\}[ \t\r\n]*\n[ \t\r\n]*\{")
+
+Spec = tuple[Any, ...]  # what _fastprep.prepare takes; built by spec_for
+
+
+def spec_for(normalize: Normalizer, sink: Sink, max_record_bytes: int) -> Spec | None:
+    """The C path's settings for this normalizer and sink, or None when it cannot run."""
+    if _fastprep is None or normalize.actions is not None:
+        return None
+    fast_spec = getattr(sink, "fast_spec", None)
+    if fast_spec is None:
+        return None
+    log_type, max_line = fast_spec()
+    steps = []
+    for container, names in normalize.redact_plan:
+        if not all(n.isascii() and n == n.lower() for n in names):
+            return None  # Unicode case rules are Python's: keep every record there
+        steps.append((tuple(container), tuple(sorted(names))))
+    # A line longer than one request is refused by prepare.prepare: hand those over too.
+    max_line = min(max_line, sink.limits.max_bytes)
+    spec = (tuple(steps), log_type, max_line, max_record_bytes)
+    try:  # the C side checks the plan's size limits: an empty call tells
+        _fastprep.prepare(b"", 0, 0, spec, bytearray(), [], [], [])
+    except ValueError:
+        return None
+    return spec
+
+
+def prepare_window(
+    data: bytes | memoryview,
+    base: int,
+    obj: ObjectRef,
+    normalize: Normalizer,
+    sink: Sink,
+    max_record_bytes: int,
+    spec: Spec,
+) -> Window:
+    """Repair, normalize and prepare one stretch that ends at a safe cut or at the end of
+    the stream, as `prepare.prepare_stretch` does, taking plain records in C."""
+    assert _fastprep is not None
+    window = Window()
+    pos, n = 0, len(data)
+    while pos < n:
+        pos, status = _fastprep.prepare(
+            data, pos, base, spec, window.kinds, window.offsets, window.payloads, window.sizes
+        )
+        if status == _fastprep.DONE:
+            break
+        # The stretch ends inside a record, or something at `pos` is not plainly fine:
+        # the Python path takes it, up to the next safe cut.
+        found = _SAFE_CUT.search(data, pos) if status == _fastprep.HANDOVER else None
+        cut = found.end() - 1 if found is not None else n
+        splitter = RecordSplitter(obj.name, max_record_bytes, base_offset=base + pos)
+        piece = bytes(data[pos:cut])
+        prepare(chain(splitter.feed(piece), splitter.finish()), obj, normalize, sink, window)
+        pos = cut
+    return window
+
+
+class NativeStage(WindowedStage):
+    """Windows prepared by the C fast path in `threads` threads of this process."""
+
+    def __init__(
+        self,
+        obj: ObjectRef,
+        normalize: Normalizer,
+        sink: Sink,
+        max_record_bytes: int,
+        spec: Spec,
+        threads: int,
+        window_bytes: int = DEFAULT_WINDOW_BYTES,
+    ) -> None:
+        super().__init__(obj, normalize, sink, max_record_bytes, 2 * threads, window_bytes)
+        self._spec = spec
+        self._pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="fastprep")
+
+    def _start(self, base: int, data: bytes | memoryview) -> Future[Window]:
+        obj, normalize, sink = self._args
+        return self._pool.submit(
+            prepare_window, data, base, obj, normalize, sink, self._max_record, self._spec
+        )
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=True, cancel_futures=True)
