@@ -81,7 +81,8 @@ def outline(window: Window) -> list[Any]:
     ):
         if kind == RECORD:
             assert size == len(payload)
-            assert b"\n" not in payload and b"\r" not in payload
+            assert b"\n" not in payload
+            assert b"\r" not in payload
             out.append(("record", offset, loads_strict(payload)))
         else:
             assert kind == OTHER
@@ -124,16 +125,23 @@ _scalar = st.one_of(
 )
 _json = st.recursive(
     _scalar,
-    lambda inner: st.one_of(
-        st.lists(inner, max_size=4), st.dictionaries(_key, inner, max_size=5)
-    ),
+    lambda inner: st.one_of(st.lists(inner, max_size=4), st.dictionaries(_key, inner, max_size=5)),
     max_leaves=20,
 )
 _headers = st.dictionaries(
     st.sampled_from(
-        ["Authorization", "authorization", "AUTHORIZATION", "opc-principal", "Cookie",
-         "X-Auth-Token", "Content-Type", "opc-request-id", "Coo\u212aie"]
-    ),  # fmt: skip
+        [
+            "Authorization",
+            "authorization",
+            "AUTHORIZATION",
+            "opc-principal",
+            "Cookie",
+            "X-Auth-Token",
+            "Content-Type",
+            "opc-request-id",
+            "Coo\u212aie",
+        ]
+    ),
     st.one_of(_scalar, st.lists(_text, max_size=2)),
     max_size=4,
 )
@@ -191,10 +199,15 @@ def test_records_come_out_as_the_python_path_gives_them(
     recs=st.lists(audit_like(), min_size=1, max_size=6),
     style=st.sampled_from(["glued", "ndjson"]),
     damage=st.lists(
-        st.tuples(st.floats(0, 1), st.sampled_from([b"", b"x", b"{", b"}", b'"', b"\n", b"{}",
-                                                      b"\xff", b",", b"]", b"\\u12"])),
-        min_size=1, max_size=4,
-    ),  # fmt: skip
+        st.tuples(
+            st.floats(0, 1),
+            st.sampled_from(
+                [b"", b"x", b"{", b"}", b'"', b"\n", b"{}", b"\xff", b",", b"]", b"\\u12"]
+            ),
+        ),
+        min_size=1,
+        max_size=4,
+    ),
 )
 def test_damaged_streams_give_the_same_records_and_rejects(
     recs: list[dict[str, Any]], style: str, damage: list[tuple[float, bytes]]
