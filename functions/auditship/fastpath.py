@@ -19,14 +19,13 @@ filter.
 
 from __future__ import annotations
 
-import re
 from concurrent.futures import Future, ThreadPoolExecutor
 from itertools import chain
 from typing import Any
 
 from auditship.model import ObjectRef
 from auditship.normalize import Normalizer
-from auditship.prepare import DEFAULT_WINDOW_BYTES, Window, WindowedStage, prepare
+from auditship.prepare import DEFAULT_WINDOW_BYTES, SAFE_CUT, Window, WindowedStage, prepare
 from auditship.repair import RecordSplitter
 from auditship.sinks.base import Sink
 
@@ -36,8 +35,6 @@ except ImportError:  # not built here: the pure-Python path runs
     _fastprep = None
 
 AVAILABLE = _fastprep is not None
-# A safe cut (see prepare.WindowCutter): `}`, whitespace holding a newline, `{`.
-_SAFE_CUT = re.compile(rb"\}[ \t\r\n]*\n[ \t\r\n]*\{")
 
 Spec = tuple[Any, ...]  # what _fastprep.prepare takes; built by spec_for
 
@@ -87,7 +84,7 @@ def prepare_window(
             break
         # The stretch ends inside a record, or something at `pos` is not plainly fine:
         # the Python path takes it, up to the next safe cut.
-        found = _SAFE_CUT.search(data, pos) if status == _fastprep.HANDOVER else None
+        found = SAFE_CUT.search(data, pos) if status == _fastprep.HANDOVER else None
         cut = found.end() - 1 if found is not None else n
         splitter = RecordSplitter(obj.name, max_record_bytes, base_offset=base + pos)
         piece = bytes(data[pos:cut])

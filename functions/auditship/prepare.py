@@ -24,6 +24,7 @@ Sinks are pickled into the workers, where only `prepare` is called.
 from __future__ import annotations
 
 import multiprocessing
+import re
 from collections import deque
 from collections.abc import Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -40,6 +41,8 @@ from auditship.repair import Parsed, RecordSplitter
 from auditship.sinks.base import RecordRefused, Sink
 
 _WS = b" \t\r\n"
+# A safe cut (see WindowCutter): `}`, whitespace holding a newline, `{`.
+SAFE_CUT = re.compile(rb"\}[ \t\r\n]*\n[ \t\r\n]*\{")
 DEFAULT_WINDOW_BYTES = 2 * 1024 * 1024
 RECORD = 0x72  # Window.kinds: a prepared record
 OTHER = 0x6F  # Window.kinds: an entry of Window.others
@@ -178,10 +181,13 @@ def prepare_stretch(obj: ObjectRef, base: int, data: bytes, max_record_bytes: in
 class WindowCutter:
     """Accumulates decompressed chunks and hands out windows that end at safe cuts.
 
-    Each byte is copied once on its way into a window (chunks are joined when a window's
-    worth has arrived; the bytes after its cut are the start of the next one). When
-    `4 * window_bytes` arrive without a safe cut (one huge line), it stops cutting and
-    sets `stuck`; `rest()` then hands over what it holds, which starts at a record start."""
+    Chunks are not copied into windows: when a window's worth has arrived and the last
+    chunk holds safe cuts, the bytes before its first cut (the held start of a record plus
+    the chunk's head) are joined into one small window, and the chunk from its first to
+    its last cut is handed out as a view. Only when the last chunk has no cut are the held
+    chunks joined. When `4 * window_bytes` arrive without a safe cut (one huge line), it
+    stops cutting and sets `stuck`; `rest()` then hands over what it holds, which starts
+    at a record start."""
 
     def __init__(self, window_bytes: int = DEFAULT_WINDOW_BYTES) -> None:
         self._window = window_bytes
@@ -197,17 +203,36 @@ class WindowCutter:
         self._held += len(chunk)
         if self._held < self._window:
             return
-        buf = self._join()
-        cut = self._last_cut(buf)
-        if cut <= 0:
-            # No safe cut yet: wait for one, up to a limit that bounds memory.
-            self.stuck = len(buf) >= 4 * self._window
+        last_cut = self._last_cut(chunk)
+        if last_cut <= 0:
+            buf = self._join()
+            cut = self._last_cut(buf)
+            if cut <= 0:
+                # No safe cut yet: wait for one, up to a limit that bounds memory.
+                self.stuck = len(buf) >= 4 * self._window
+                return
+            yield self._hand_out(buf, 0, cut)
             return
+        first = SAFE_CUT.search(chunk)
+        first_cut = first.end() - 1 if first is not None else last_cut
+        held = self._parts[:-1]
+        if held or first_cut > 0:
+            head = b"".join([*held, chunk[:first_cut]]) if held else chunk[:first_cut]
+            base = self._base
+            self._base += len(head)
+            yield base, head
+        if last_cut > first_cut:
+            yield self._hand_out(chunk, first_cut, last_cut)
+        else:
+            self._parts, self._held = [chunk[first_cut:]], len(chunk) - first_cut
+
+    def _hand_out(self, buf: bytes, start: int, cut: int) -> tuple[int, memoryview]:
+        """buf[start:cut] as a window (a view: not copied); what follows stays held."""
         self._parts = [buf[cut:]] if cut < len(buf) else []
         self._held = len(buf) - cut
         base = self._base
-        self._base += cut
-        yield base, memoryview(buf)[:cut]  # a view: the window is not copied again
+        self._base += cut - start
+        return base, memoryview(buf)[start:cut]
 
     def complete(self) -> Iterator[tuple[int, bytes | memoryview]]:
         """What is held up to its last safe cut (the stream stops early: the bytes after

@@ -43,6 +43,7 @@ unmodified, as the yyjson package on PyPI (4.0.6) ships them.
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -123,13 +124,54 @@ static int out_push(out_t *o, const char *line, size_t len, size_t offset) {
     return 0;
 }
 
-/* Buffers are kept per thread between calls: fresh multi-MiB allocations come from mmap
-   and cost a page fault per 4 KiB, which measured as a third of the time. Buffers that
-   grew past KEEP_BYTES (huge windows) are given back after the call. */
+/* State kept per thread between calls: fresh multi-MiB allocations come from mmap and
+   cost a page fault per 4 KiB, and yyjson's per-record documents did the same through
+   malloc; together that measured as a third of the time. So each thread keeps its line
+   buffer, its parse region and a yyjson allocator that reuses its memory record after
+   record. A thread's state is freed when the thread ends (pthread key destructor), and
+   buffers that grew past KEEP_BYTES (huge windows) are given back after each call. */
 #define KEEP_BYTES (16u << 20)
-static _Thread_local out_t tls_out;
-static _Thread_local char *tls_region;
-static _Thread_local size_t tls_region_cap;
+
+typedef struct {
+    out_t out;
+    char *region;
+    size_t region_cap;
+    yyjson_alc *alc;
+} state_t;
+
+static pthread_key_t state_key;
+static pthread_once_t state_once = PTHREAD_ONCE_INIT;
+static int state_key_ok;
+
+static void state_free(void *ptr) {
+    state_t *st = ptr;
+    if (!st) return;
+    free(st->out.buf);
+    free(st->out.start);
+    free(st->out.line_len);
+    free(st->out.offset);
+    free(st->region);
+    if (st->alc) yyjson_alc_dyn_free(st->alc);
+    free(st);
+}
+
+static void state_key_init(void) { state_key_ok = pthread_key_create(&state_key, state_free) == 0; }
+
+/* This thread's state (NULL when out of memory). */
+static state_t *thread_state(void) {
+    pthread_once(&state_once, state_key_init);
+    if (!state_key_ok) return NULL;
+    state_t *st = pthread_getspecific(state_key);
+    if (st) return st;
+    st = calloc(1, sizeof(*st));
+    if (!st) return NULL;
+    st->alc = yyjson_alc_dyn_new();
+    if (!st->alc || pthread_setspecific(state_key, st) != 0) {
+        state_free(st);
+        return NULL;
+    }
+    return st;
+}
 
 static void out_release(out_t *o) {
     if (o->cap > KEEP_BYTES || o->ncap * sizeof(size_t) > KEEP_BYTES) {
@@ -267,7 +309,8 @@ static int redact(yyjson_mut_doc *mdoc, yyjson_mut_val *root, const spec_t *spec
 }
 
 /* Prepare the record in doc; on success sets line and len (the line is malloc-ed). */
-static int prepare_one(yyjson_doc *doc, const spec_t *spec, char **line, size_t *len) {
+static int prepare_one(yyjson_doc *doc, const spec_t *spec, const yyjson_alc *alc, char **line,
+                       size_t *len) {
     yyjson_val *root = yyjson_doc_get_root(doc);
     if (!yyjson_is_obj(root) || unsafe_yyjson_get_len(root) == 0) return -1;
     if (has_duplicate_keys(doc) != 0) return -1;
@@ -278,7 +321,7 @@ static int prepare_one(yyjson_doc *doc, const spec_t *spec, char **line, size_t 
     yyjson_val *when = event_time(root, &handover);
     if (handover) return -1;
 
-    yyjson_mut_doc *mdoc = yyjson_doc_mut_copy(doc, NULL);
+    yyjson_mut_doc *mdoc = yyjson_doc_mut_copy(doc, alc);
     if (!mdoc) return -1;
     int rc = -1;
     yyjson_mut_val *mroot = yyjson_mut_doc_get_root(mdoc);
@@ -309,7 +352,7 @@ static int prepare_one(yyjson_doc *doc, const spec_t *spec, char **line, size_t 
         }
     }
     yyjson_write_err werr;
-    *line = yyjson_mut_write_opts(mdoc, YYJSON_WRITE_NOFLAG, NULL, len, &werr);
+    *line = yyjson_mut_write_opts(mdoc, YYJSON_WRITE_NOFLAG, alc, len, &werr);
     rc = *line ? 0 : -1;
 done:
     yyjson_mut_doc_free(mdoc);
@@ -324,10 +367,12 @@ done:
    doubled, up to max_record, when one record does not fit). In-place parsing rewrites the
    bytes of the records it reads; `data` itself is never written. */
 static int run(const char *data, size_t n, size_t *pos, size_t base, const spec_t *spec,
-               out_t *out, int *oom) {
+               state_t *st, int *oom) {
+    out_t *out = &st->out;
+    const yyjson_alc *alc = st->alc;
     size_t p = *pos;
-    size_t cap = tls_region_cap ? tls_region_cap : 256 * 1024, r0 = 0, rlen = 0;
-    char *region = tls_region;
+    size_t cap = st->region_cap ? st->region_cap : 256 * 1024, r0 = 0, rlen = 0;
+    char *region = st->region;
     int loaded = 0;
     int status;
     for (;;) {
@@ -351,7 +396,7 @@ static int run(const char *data, size_t n, size_t *pos, size_t base, const spec_
         yyjson_read_err err;
         yyjson_doc *doc =
             yyjson_read_opts(region + (p - r0), rlen - (p - r0),
-                             YYJSON_READ_INSITU | YYJSON_READ_STOP_WHEN_DONE, NULL, &err);
+                             YYJSON_READ_INSITU | YYJSON_READ_STOP_WHEN_DONE, alc, &err);
         if (!doc) {
             if (err.code == YYJSON_READ_ERROR_MEMORY_ALLOCATION) goto nomem;
             if (err.code != YYJSON_READ_ERROR_UNEXPECTED_END) {
@@ -384,10 +429,10 @@ static int run(const char *data, size_t n, size_t *pos, size_t base, const spec_
         char *line = NULL;
         size_t len = 0;
         int ok = used <= spec->max_record && (q >= n || data[q] == '{') &&
-                 prepare_one(doc, spec, &line, &len) == 0;
+                 prepare_one(doc, spec, alc, &line, &len) == 0;
         yyjson_doc_free(doc);
         if (ok && len > spec->max_line) {
-            free(line);
+            alc->free(alc->ctx, line);
             ok = 0;
         }
         if (!ok) {
@@ -395,7 +440,7 @@ static int run(const char *data, size_t n, size_t *pos, size_t base, const spec_
             break;
         }
         int pushed = out_push(out, line, len, base + p);
-        free(line);
+        alc->free(alc->ctx, line);
         if (pushed < 0) goto nomem;
         p += used;
     }
@@ -410,8 +455,8 @@ keep:
         region = NULL;
         cap = 0;
     }
-    tls_region = region;
-    tls_region_cap = cap;
+    st->region = region;
+    st->region_cap = cap;
     *pos = p;
     return status;
 }
@@ -488,7 +533,13 @@ static PyObject *fp_prepare(PyObject *Py_UNUSED(self), PyObject *args) {
         return NULL;
     spec_t spec;
     PyObject *result = NULL;
-    out_t *out = &tls_out;
+    state_t *st = thread_state();
+    if (!st) {
+        PyErr_NoMemory();
+        PyBuffer_Release(&data);
+        return NULL;
+    }
+    out_t *out = &st->out;
     if (pos < 0 || pos > data.len || base < 0) {
         PyErr_SetString(PyExc_ValueError, "position out of range");
         goto fail;
@@ -497,7 +548,7 @@ static PyObject *fp_prepare(PyObject *Py_UNUSED(self), PyObject *args) {
     size_t p = (size_t)pos;
     int status, oom = 0;
     Py_BEGIN_ALLOW_THREADS
-    status = run((const char *)data.buf, (size_t)data.len, &p, (size_t)base, &spec, out, &oom);
+    status = run((const char *)data.buf, (size_t)data.len, &p, (size_t)base, &spec, st, &oom);
     Py_END_ALLOW_THREADS
     if (oom) {
         PyErr_NoMemory();
