@@ -4,6 +4,7 @@ against a loopback Object Storage. Every record ends up delivered or dead-letter
 from __future__ import annotations
 
 import gzip
+import itertools
 import json
 from pathlib import Path
 from typing import Any
@@ -567,3 +568,77 @@ def test_no_reader_thread_is_left_behind_after_a_sink_failure(tmp_path: Path) ->
         summary = ship_local(path, strict, tmp_path, max_batch_bytes=8 * 1024)
     assert not summary.complete
     assert not [t for t in threading.enumerate() if "_read_ahead" in t.name]
+
+
+def ship_lines(
+    lines: list[bytes], tmp_path: Path, max_batch: int, fast_path: bool
+) -> tuple[Summary, FakeLogzioListener]:
+    path = tmp_path / f"lines-{fast_path}-{max_batch}-{len(lines)}.log"
+    path.write_bytes(b"\n".join(lines) + b"\n")
+    with FakeLogzioListener(tokens={TOKEN}) as listener:
+        sink = LogzioSink(listener.url, TOKEN, max_batch_bytes=max_batch)
+        try:
+            summary = ship_object(
+                ObjectRef(str(path)),
+                reader=LocalReader(),
+                sink=sink,
+                normalizer=Normalizer(),
+                dead_letters=LocalDeadLetterStore(str(tmp_path / "dlq")),
+                ledger=NullLedger(),
+                deadline=Deadline.unlimited(),
+                options=ShipOptions(retry=FAST_RETRY, fast_path=fast_path, force=True),
+            )
+        finally:
+            sink.close()
+    return summary, listener
+
+
+@pytest.mark.parametrize("fast_path", [True, False])
+def test_a_request_fills_to_the_exact_byte(fast_path: bool, tmp_path: Path) -> None:
+    lines = [orjson.dumps({"id": i % 10, "pad": "p" * 100}) for i in range(12)]
+    _, probe = ship_lines(lines, tmp_path, 1 << 20, fast_path)
+    [size] = {len(orjson.dumps(r)) for r in probe.accepted}
+    # GIVEN a limit of exactly three lines and their two separators
+    summary, listener = ship_lines(lines, tmp_path, 3 * size + 2, fast_path)
+    # THEN every request carries three lines
+    assert summary.complete
+    assert [r.line_count for r in listener.requests] == [3, 3, 3, 3]
+    # AND one byte less leaves room for two
+    _, tighter = ship_lines(lines, tmp_path, 3 * size + 1, fast_path)
+    assert [r.line_count for r in tighter.requests] == [2] * 6
+
+
+@settings(
+    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    pads=st.lists(st.integers(0, 2300), min_size=1, max_size=120),  # every line fits
+    junk_every=st.sampled_from([0, 7]),
+    max_batch=st.integers(2500, 20_000),
+    fast_path=st.booleans(),
+)
+def test_batches_are_full_and_within_the_limit(
+    pads: list[int], junk_every: int, max_batch: int, fast_path: bool, tmp_path: Path
+) -> None:
+    """Whichever path prepares the records, and whether a window holds rejects (records
+    one by one) or not (in bulk): each request is as full as the limit allows, in order."""
+    lines = []
+    for i, pad in enumerate(pads):
+        lines.append(orjson.dumps({"id": i, "time": "2026-11-30T10:00:00Z", "pad": "p" * pad}))
+        if junk_every and i % junk_every == 0:
+            lines.append(b"not json")
+    summary, listener = ship_lines(lines, tmp_path, max_batch, fast_path)
+    assert summary.complete
+    assert [r["id"] for r in listener.accepted] == list(range(len(pads)))
+    sizes = [len(orjson.dumps(r)) for r in listener.accepted]
+    at = 0
+    bodies = []
+    for req in listener.requests:
+        batch = sizes[at : at + req.line_count]
+        at += req.line_count
+        assert req.uncompressed_length == sum(batch) + len(batch) - 1
+        bodies.append(batch)
+    for body, following in itertools.pairwise(bodies):
+        total = sum(body) + len(body) - 1
+        assert total <= max_batch or len(body) == 1
+        assert total + 1 + following[0] > max_batch  # the next line did not fit

@@ -24,8 +24,10 @@ import queue
 import random
 import threading
 import time
+from bisect import bisect_right
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from itertools import accumulate
 from typing import Any, Protocol
 
 import orjson
@@ -415,6 +417,9 @@ class _Run:
 
     def _take_window(self, window: Window) -> None:
         """Account for a window's items in object order (the hot loop: records inline)."""
+        if not window.others and not self.already_dead_lettered and self.index >= self.skip_below:
+            self._add_records(window.payloads, window.sizes, window.offsets)
+            return
         others = iter(window.others)
         skip_below = self.skip_below
         done = self.already_dead_lettered
@@ -453,6 +458,42 @@ class _Run:
             assert reject is not None
             reject.index = i
             self._dead_letter(reject)
+
+    def _add_records(self, payloads: list[Any], sizes: list[int], offsets: list[int]) -> None:
+        """`_add` for a run of prepared records none of which is skipped, a batch's worth at
+        a time: where each batch ends follows from the running total of sizes."""
+        first = self.index
+        n = len(payloads)
+        self.index = first + n
+        self.summary.records += n
+        limits = self.sink.limits
+        sep = limits.separator_bytes
+        # ends[k]: bytes of records 0..k of this run, each counted with one separator
+        ends = list(accumulate(size + sep for size in sizes))
+        start = 0
+        while start < n:
+            batch = self.batch
+            room = limits.max_items - len(batch.items)
+            # Records start..k fit while batch.size + (ends[k] - before) - first_sep fits.
+            before = ends[start - 1] if start else 0
+            budget = limits.max_bytes - batch.size + before + (0 if batch.items else sep)
+            stop = min(bisect_right(ends, budget, start), start + max(room, 0), n)
+            if stop == start:
+                if not batch.items:  # one record larger than a request: prepare refused those
+                    stop = start + 1
+                else:
+                    self._submit()
+                    continue
+            empty = not batch.items
+            index = first + start
+            batch.items.extend(
+                map(Prepared, range(index, first + stop), payloads[start:stop], sizes[start:stop])
+            )
+            batch.offsets.extend(offsets[start:stop])
+            batch.size += ends[stop - 1] - before - (sep if empty else 0)
+            start = stop
+            if start < n:
+                self._submit()
 
     def _add(self, prepared: Prepared, offset: int) -> None:
         limits = self.sink.limits
