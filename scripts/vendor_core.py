@@ -3,7 +3,10 @@
 
 fn builds a function with its own folder as the Docker build context, so code outside the
 folder never reaches the image. The copies are git-ignored: functions/auditship stays the
-one source of truth.
+one source of truth. Each folder also gets its `Dockerfile` (`runtime: docker`), from
+functions/auditship/native/Dockerfile.fn: fn's own python3.11 build plus the step that
+compiles the C fast path inside the build image. Extensions built on this machine are not
+copied: they would not match the image's Python and C library.
 
     python scripts/vendor_core.py                 # every function folder, in place
     python scripts/vendor_core.py FOLDER --out DIR  # one folder, copied to DIR (tests)
@@ -18,6 +21,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 CORE = ROOT / "functions" / "auditship"
+DOCKERFILE = CORE / "native" / "Dockerfile.fn"
 
 
 def function_folders() -> list[Path]:
@@ -34,7 +38,10 @@ def vendor(folder: Path, out: Path | None = None) -> Path:
     dest = target / "auditship"
     if dest.exists():
         shutil.rmtree(dest)
-    shutil.copytree(CORE, dest, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+    shutil.copytree(
+        CORE, dest, ignore=shutil.ignore_patterns("__pycache__", "*.pyc", "*.so", "*.o")
+    )
+    shutil.copyfile(DOCKERFILE, target / "Dockerfile")
     return target
 
 

@@ -52,6 +52,10 @@ def build(folder: str, tmp: Path) -> tuple[Path, Path]:
          "-r", str(fn_dir / "requirements.txt")],
         check=True, timeout=900,
     )  # fmt: skip
+    # The Dockerfile's extra step: compile the C fast path with that environment's Python.
+    subprocess.run(
+        [str(python), str(fn_dir / "auditship" / "native" / "build.py")], check=True, timeout=300
+    )
     return fn_dir, python
 
 
@@ -92,6 +96,30 @@ def test_folder_alone_contains_the_core_and_nothing_from_the_checkout(
         cwd=fn_dir, capture_output=True, check=True, timeout=60,
     )  # fmt: skip
     assert str(fn_dir) in out.stdout.decode()
+    # fn builds it from the Dockerfile vendor_core wrote, which compiles the fast path there
+    assert (fn_dir / "Dockerfile").read_text().count("auditship/native/build.py") == 1
+    assert "runtime: docker" in (fn_dir / "func.yaml").read_text()
+
+
+def test_extensions_built_in_the_checkout_are_not_vendored(tmp_path: Path) -> None:
+    assert list((ROOT / "functions" / "auditship").glob("_fastprep*.so")), "pip install -e ."
+    out = tmp_path / "fn"
+    subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "vendor_core.py"),
+         str(ROOT / "functions" / "logzio-shipper"), "--out", str(out)],
+        check=True, timeout=60,
+    )  # fmt: skip
+    assert (out / "auditship" / "native" / "fastprep.c").is_file()
+    assert not list(out.rglob("*.so"))
+
+
+def test_the_fast_path_builds_and_loads_in_the_folder(logzio_build: tuple[Path, Path]) -> None:
+    fn_dir, python = logzio_build
+    out = subprocess.run(
+        [str(python), "-c", "from auditship import fastpath; print(fastpath.AVAILABLE)"],
+        cwd=fn_dir, capture_output=True, check=True, timeout=60,
+    )  # fmt: skip
+    assert out.stdout.decode().strip() == "True"
 
 
 def test_logzio_function_runs_from_its_own_folder(

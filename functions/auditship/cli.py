@@ -73,8 +73,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--workers",
         type=int,
-        help="processes that parse and prepare records (env WORKERS; default: 2 on a "
-        "multi-core machine, else 1)",
+        help="threads (C fast path) or processes (pure Python) that parse and prepare "
+        "records (env WORKERS; default: 2 on a multi-core machine, else 1)",
     )
     return p
 

@@ -39,6 +39,15 @@ AVAILABLE = _fastprep is not None
 Spec = tuple[Any, ...]  # what _fastprep.prepare takes; built by spec_for
 
 
+def describe(enabled: bool = True) -> str:
+    """One line for logs: which path prepares Logz.io records, and why."""
+    if _fastprep is None:
+        return "pure Python (the C fast path is not built here)"
+    if not enabled:
+        return "pure Python (FAST_PATH=off)"
+    return f"C fast path (yyjson {_fastprep.YYJSON_VERSION}) for Logz.io, Python otherwise"
+
+
 def spec_for(normalize: Normalizer, sink: Sink, max_record_bytes: int) -> Spec | None:
     """The C path's settings for this normalizer and sink, or None when it cannot run."""
     if _fastprep is None or normalize.actions is not None:

@@ -24,6 +24,7 @@ from typing import Any
 
 import orjson
 
+from auditship import fastpath
 from auditship.config import Settings
 from auditship.deadletter import ObjectStorageDeadLetterStore
 from auditship.deadline import Deadline
@@ -67,6 +68,7 @@ class _Container:
                         "LOGZIO_TOKEN is set in function configuration; store the token in "
                         "OCI Vault and set LOGZIO_TOKEN_SECRET_OCID instead"
                     )
+                log.info("record preparation: %s", fastpath.describe(settings.fast_path))
                 clients = OciClients(settings, auth=config.get("OCI_AUTH", "resource_principal"))
                 sink = build_sink(self.sink_kind, settings, clients)
                 if self.runtime is not None:
