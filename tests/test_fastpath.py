@@ -58,6 +58,14 @@ def fast_window(data: bytes, normalizer: Normalizer, s: LogzioSink) -> Window:
     return fastpath.prepare_window(data, 0, OBJ, normalizer, s, MAX_RECORD, spec)
 
 
+def test_reals_never_make_the_c_line_pass_a_limit_the_python_line_fails() -> None:
+    # yyjson writes 1e300 where orjson writes 1e+300: the C line is shorter by one byte
+    # per real, so near the limit the record must go to Python, which refuses it.
+    rec = {"time": "t", "type": "x", "v": [1e300, 1e300, 1e300], "pad": "p" * 902}
+    got = assert_same(dump(rec), s=sink(max_line=1000))
+    assert [g[0] for g in got] == ["refused"]
+
+
 def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     keys = [k for k, _ in pairs]
     assert len(set(keys)) == len(keys), f"duplicate keys written: {keys}"
@@ -83,7 +91,9 @@ def outline(window: Window) -> list[Any]:
             assert size == len(payload)
             assert b"\n" not in payload
             assert b"\r" not in payload
-            out.append(("record", offset, loads_strict(payload)))
+            # the value, and its canonical spelling: == alone takes 1 for 1.0 and 0 for -0.0
+            value = loads_strict(payload)
+            out.append(("record", offset, value, orjson.dumps(value)))
         else:
             assert kind == OTHER
             item = next(others)
@@ -238,7 +248,13 @@ def test_damaged_streams_give_the_same_records_and_rejects(
         (b"{}", "empty object"),
         (b'{"a":1} trailing junk {"b":2}', "junk after a record"),
         (b'{"a":1}{"b":', "cut off"),
-        (b'{"a":[' * 300 + b"]" * 300 + b"}", "deep nesting"),
+        (b'{"a":[' * 300 + b"]" * 300 + b"}", "deep nesting, invalid"),
+        (b'{"a":' + b"[" * 253 + b"]" * 253 + b"}", "254 levels: orjson writes it"),
+        (b'{"a":' + b"[" * 254 + b"]" * 254 + b"}", "255 levels: refused in Python"),
+        (b'{"type":' + b"[" * 1023 + b"]" * 1023 + b"}", "1,024 levels: parsed, refused"),
+        (b'{"type":' + b"[" * 5000 + b"]" * 5000 + b"}", "deeper than orjson reads"),
+        (b'{"type":' + b"[" * 200_000 + b"]" * 200_000 + b"}", "deep enough to crash recursion"),
+        (b'{"v":[1e300,1e21,-1e22,1e16,1.5e-300]}', "real spellings"),
         (b'{"type":null,"time":"t"}', "null type"),
         (b'{"type":{"x":[1]},"time":"t"}', "object type moves to eventType"),
         (b'{"eventType":"kept","type":"t","@timestamp":"old","time":"new"}', "kept keys"),

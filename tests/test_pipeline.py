@@ -541,6 +541,69 @@ def test_a_failed_dead_letter_write_keeps_the_checkpoint_before_those_records(
         assert [r["id"] for r in healthy.accepted] == [r["id"] for r in recs]
 
 
+class _FailsOnce:
+    """Dead-letter store whose first part write fails (a transient 503), then works."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+        self.failures = 1
+
+    def put(self, obj: ObjectRef, key: str, body: bytes) -> str:
+        from auditship.errors import SourceError
+
+        if self.failures:
+            self.failures -= 1
+            raise SourceError(f"{obj}: writing dead letter failed with HTTP 503")
+        return self.inner.put(obj, key, body)
+
+
+@pytest.mark.parametrize("fast_path", [True, False])
+def test_a_dead_letter_write_failing_inside_a_refused_batch_loses_nothing(
+    object_storage: FakeObjectStorage, os_client: Any, tmp_path: Path, fast_path: bool
+) -> None:
+    """A refused batch larger than one dead-letter part: the first part write fails after
+    part of the batch was handed to the writer. Every record must still end up delivered
+    or dead-lettered (found by review: the rest of the batch was neither)."""
+    lines = [orjson.dumps({"id": i, "pad": "x" * 100_000}) for i in range(120)]
+    name = "audit/big-records.log"
+    object_storage.put(NAMESPACE, BUCKET, name, b"\n".join(lines) + b"\n")
+    obj = ObjectStorageReader(os_client).head(ObjectRef(name, NAMESPACE, BUCKET))
+    ledger = ObjectStorageLedger(os_client, "shipped/")
+    store = ObjectStorageDeadLetterStore(os_client, "dead-letter/")
+
+    def run(listener: FakeLogzioListener, dead_letters: Any) -> Summary:
+        sink = LogzioSink(listener.url, TOKEN, max_batch_bytes=6 * 1024 * 1024)
+        try:
+            return ship_object(
+                obj, reader=ObjectStorageReader(os_client), sink=sink, normalizer=Normalizer(),
+                dead_letters=dead_letters, ledger=ledger, deadline=Deadline.unlimited(),
+                options=ShipOptions(retry=FAST_RETRY, deadline_margin_seconds=0.0,
+                                    fast_path=fast_path),
+            )  # fmt: skip
+        finally:
+            sink.close()
+
+    # GIVEN the first batch (~6 MB) is refused for good (413) and the first part write fails
+    with FakeLogzioListener(tokens={TOKEN}, max_body_bytes=5 * 1024 * 1024) as listener:
+        first = run(listener, _FailsOnce(store))
+        delivered = [r["id"] for r in listener.accepted]
+    assert not first.complete
+    # WHEN it runs again with everything healthy
+    with FakeLogzioListener(tokens={TOKEN}) as healthy:
+        second = run(healthy, store)
+        delivered += [r["id"] for r in healthy.accepted]
+    assert second.complete
+    # THEN every record was delivered or dead-lettered
+    dead = {
+        orjson.loads(letter["raw"])["id"]
+        for key in object_storage.names(NAMESPACE, BUCKET, "dead-letter/")
+        for letter in map(
+            json.loads, (object_storage.get(NAMESPACE, BUCKET, key) or b"").splitlines()
+        )
+    }
+    assert set(range(120)) - dead - set(delivered) == set()
+
+
 def test_a_read_failure_checkpoints_what_was_delivered(
     object_storage: FakeObjectStorage, os_client: Any, tmp_path: Path
 ) -> None:

@@ -37,6 +37,9 @@ except ImportError:  # not built here: the pure-Python path runs
 AVAILABLE = _fastprep is not None
 
 Spec = tuple[Any, ...]  # what _fastprep.prepare takes; built by spec_for
+# Longer records go to the Python path: yyjson's documents take ~20 bytes per byte of
+# small values, and a record this long is over Logz.io's line limit (refused) anyway.
+FAST_MAX_RECORD_BYTES = 512 * 1024
 
 
 def describe(enabled: bool = True) -> str:
@@ -63,7 +66,7 @@ def spec_for(normalize: Normalizer, sink: Sink, max_record_bytes: int) -> Spec |
         steps.append((tuple(container), tuple(sorted(names))))
     # A line longer than one request is refused by prepare.prepare: hand those over too.
     max_line = min(max_line, sink.limits.max_bytes)
-    spec = (tuple(steps), log_type, max_line, max_record_bytes)
+    spec = (tuple(steps), log_type, max_line, min(max_record_bytes, FAST_MAX_RECORD_BYTES))
     try:  # the C side checks the plan's size limits: an empty call tells
         _fastprep.prepare(b"", 0, 0, spec, bytearray(), [], [], [])
     except ValueError:

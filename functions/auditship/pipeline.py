@@ -464,8 +464,6 @@ class _Run:
         a time: where each batch ends follows from the running total of sizes."""
         first = self.index
         n = len(payloads)
-        self.index = first + n
-        self.summary.records += n
         limits = self.sink.limits
         sep = limits.separator_bytes
         # ends[k]: bytes of records 0..k of this run, each counted with one separator
@@ -491,6 +489,10 @@ class _Run:
             )
             batch.offsets.extend(offsets[start:stop])
             batch.size += ends[stop - 1] - before - (sep if empty else 0)
+            # Taken only once in a batch, as `_add` does: a `_submit` that stops the run
+            # leaves the rest untaken, so no checkpoint can pass them.
+            self.index = first + stop
+            self.summary.records += stop - start
             start = stop
             if start < n:
                 self._submit()
@@ -557,8 +559,7 @@ class _Run:
         if isinstance(outcome, PermanentSinkError):
             self._dead_letter_batch(batch, str(outcome), count=len(batch.items))
             return
-        if self.unhandled_from is None or batch.first_index < self.unhandled_from:
-            self.unhandled_from = batch.first_index
+        self._mark_unhandled(batch)
         if isinstance(outcome, _NotSent):
             return
         if isinstance(outcome, CredentialsRejectedError):
@@ -567,18 +568,28 @@ class _Run:
         raise _Stop
 
     def _dead_letter_batch(self, batch: _Batch, reason: str, count: int) -> None:
-        for prepared, offset in zip(batch.items, batch.offsets, strict=True):
-            self.dlq.add(
-                Reject(
-                    self.obj.name,
-                    offset,
-                    reason,
-                    _payload_bytes(prepared),
-                    prepared.record_index,
-                    "sink",
+        try:
+            for prepared, offset in zip(batch.items, batch.offsets, strict=True):
+                self.dlq.add(
+                    Reject(
+                        self.obj.name,
+                        offset,
+                        reason,
+                        _payload_bytes(prepared),
+                        prepared.record_index,
+                        "sink",
+                    )
                 )
-            )
+        except BaseException:
+            # A part write failed half-way through the batch: the writer guards what it was
+            # given, and the batch stays unhandled so no checkpoint passes the rest of it.
+            self._mark_unhandled(batch)
+            raise
         self.summary.rejected += count
+
+    def _mark_unhandled(self, batch: _Batch) -> None:
+        if self.unhandled_from is None or batch.first_index < self.unhandled_from:
+            self.unhandled_from = batch.first_index
 
     def _fail(self, message: str) -> None:
         self.summary.complete = False

@@ -23,8 +23,10 @@ Sinks are pickled into the workers, where only `prepare` is called.
 
 from __future__ import annotations
 
+import json
 import multiprocessing
 import re
+import sys
 from collections import deque
 from collections.abc import Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -130,12 +132,26 @@ def prepare(
             kinds.append(OTHER)
             payloads.append(None)
             sizes.append(0)
-            others.append(Item("refused", offset, str(exc), orjson.dumps(record.body)))
+            others.append(Item("refused", offset, str(exc), _raw_json(record.body)))
             continue
         kinds.append(RECORD)
         payloads.append(prepared.payload)
         sizes.append(prepared.size)
     return window
+
+
+def _raw_json(body: Any) -> bytes:
+    """The record's JSON for its dead letter. orjson writes at most 255 levels of nesting
+    and the parser accepts 1,024, so deeper records fall back to the json module."""
+    try:
+        return orjson.dumps(body)
+    except orjson.JSONEncodeError:
+        limit = sys.getrecursionlimit()
+        sys.setrecursionlimit(max(limit, 10_000))
+        try:
+            return json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
+        finally:
+            sys.setrecursionlimit(limit)
 
 
 class InlineStage:

@@ -251,7 +251,7 @@ class RecordSplitter:
         text = piece.decode("utf-8", "surrogateescape")
         try:
             obj, used = json.JSONDecoder().raw_decode(text)
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: nested past Python's limit
             try:
                 orjson.loads(piece)
             except orjson.JSONDecodeError as exc:
@@ -274,7 +274,7 @@ class RecordSplitter:
         try:
             text = piece.decode("utf-8")
             obj, used = json.JSONDecoder().raw_decode(text)
-        except (UnicodeDecodeError, ValueError):
+        except (UnicodeDecodeError, ValueError, RecursionError):
             return None
         if type(obj) is not dict:
             return None

@@ -131,6 +131,7 @@ static int out_push(out_t *o, const char *line, size_t len, size_t offset) {
    record. A thread's state is freed when the thread ends (pthread key destructor), and
    buffers that grew past KEEP_BYTES (huge windows) are given back after each call. */
 #define KEEP_BYTES (16u << 20)
+#define LARGE_RECORD (64u << 10)
 
 typedef struct {
     out_t out;
@@ -197,13 +198,29 @@ static int key_cmp(const void *a, const void *b) {
     return memcmp(x->str, y->str, x->len);
 }
 
-/* True when any object in the document has two equal keys (-1: out of memory). orjson
-   keeps the last of them; writing both back would differ from the Python path (and
-   Elasticsearch refuses duplicate fields), so such records are handed over. */
-static int has_duplicate_keys(yyjson_doc *doc) {
+/* orjson writes at most 255 levels of nesting (and the Python path then refuses the
+   record); yyjson's mutable copy recurses once per level. Deeper records are handed over. */
+#define MAX_NESTING 254
+
+/* One pass over the document, which yyjson stores flat in document order. Returns 0 when
+   the record can be taken here, 1 when it must be handed over, -1 when out of memory:
+   - duplicate keys in any object: orjson keeps the last of them; writing both back would
+     differ from the Python path (and Elasticsearch refuses duplicate fields);
+   - nesting deeper than MAX_NESTING.
+   Sets *reals to the number of real numbers: yyjson writes `1e21` where orjson writes
+   `1e+21`, so a line can be up to one byte per real shorter here than in Python. */
+static int check_doc(yyjson_doc *doc, size_t *reals) {
     yyjson_val *val = yyjson_doc_get_root(doc);
     yyjson_val *end = val + yyjson_doc_get_val_count(doc);
+    yyjson_val *open_ends[MAX_NESTING + 1]; /* where each open container's values end */
+    int depth = 0;
+    *reals = 0;
     for (; val < end; val++) {
+        while (depth > 0 && val >= open_ends[depth - 1]) depth--;
+        if (yyjson_is_real(val)) (*reals)++;
+        if (!yyjson_is_ctn(val)) continue;
+        if (depth == MAX_NESTING) return 1;
+        open_ends[depth++] = unsafe_yyjson_get_next(val);
         if (!yyjson_is_obj(val)) continue;
         size_t n = unsafe_yyjson_get_len(val);
         if (n < 2) continue;
@@ -310,10 +327,10 @@ static int redact(yyjson_mut_doc *mdoc, yyjson_mut_val *root, const spec_t *spec
 
 /* Prepare the record in doc; on success sets line and len (the line is malloc-ed). */
 static int prepare_one(yyjson_doc *doc, const spec_t *spec, const yyjson_alc *alc, char **line,
-                       size_t *len) {
+                       size_t *len, size_t *reals) {
     yyjson_val *root = yyjson_doc_get_root(doc);
     if (!yyjson_is_obj(root) || unsafe_yyjson_get_len(root) == 0) return -1;
-    if (has_duplicate_keys(doc) != 0) return -1;
+    if (check_doc(doc, reals) != 0) return -1;
     /* A Logging search-result wrapper is unwrapped by the Python path. */
     if (yyjson_is_obj(yyjson_obj_get(root, "logContent")) && yyjson_obj_get(root, "datetime"))
         return -1;
@@ -340,7 +357,7 @@ static int prepare_one(yyjson_doc *doc, const spec_t *spec, const yyjson_alc *al
         goto done;
     }
     if (when) {
-        /* The string lives in the immutable doc, which outlives the write below. */
+        /* The string lives in the parse region (read in place), which outlives the write. */
         const char *ts = unsafe_yyjson_get_str(when);
         size_t ts_len = unsafe_yyjson_get_len(when);
         yyjson_mut_val *stamp = yyjson_mut_obj_get(mroot, "@timestamp");
@@ -370,7 +387,7 @@ static int run(const char *data, size_t n, size_t *pos, size_t base, const spec_
                state_t *st, int *oom) {
     out_t *out = &st->out;
     const yyjson_alc *alc = st->alc;
-    size_t p = *pos;
+    size_t p = *pos, largest = 0;
     size_t cap = st->region_cap ? st->region_cap : 256 * 1024, r0 = 0, rlen = 0;
     char *region = st->region;
     int loaded = 0;
@@ -398,6 +415,7 @@ static int run(const char *data, size_t n, size_t *pos, size_t base, const spec_
             yyjson_read_opts(region + (p - r0), rlen - (p - r0),
                              YYJSON_READ_INSITU | YYJSON_READ_STOP_WHEN_DONE, alc, &err);
         if (!doc) {
+            if (err.pos > largest) largest = err.pos; /* what it allocated for, roughly */
             if (err.code == YYJSON_READ_ERROR_MEMORY_ALLOCATION) goto nomem;
             if (err.code != YYJSON_READ_ERROR_UNEXPECTED_END) {
                 status = HANDOVER;
@@ -423,15 +441,16 @@ static int run(const char *data, size_t n, size_t *pos, size_t base, const spec_
             continue;
         }
         size_t used = yyjson_doc_get_read_size(doc);
+        if (used > largest) largest = used;
         /* What follows must be separators and then `{` or the end of the buffer. */
         size_t q = p + used;
         while (q < n && is_sep((unsigned char)data[q])) q++;
         char *line = NULL;
-        size_t len = 0;
+        size_t len = 0, reals = 0;
         int ok = used <= spec->max_record && (q >= n || data[q] == '{') &&
-                 prepare_one(doc, spec, alc, &line, &len) == 0;
+                 prepare_one(doc, spec, alc, &line, &len, &reals) == 0;
         yyjson_doc_free(doc);
-        if (ok && len > spec->max_line) {
+        if (ok && len + reals > spec->max_line) { /* maybe too long as Python writes it */
             alc->free(alc->ctx, line);
             ok = 0;
         }
@@ -450,6 +469,15 @@ nomem:
     *oom = 1;
     status = HANDOVER;
 keep:
+    /* yyjson's allocator keeps what its largest document needed (~20 bytes per input byte
+       for small values): start afresh after a large record. */
+    if (largest > LARGE_RECORD) {
+        yyjson_alc *fresh = yyjson_alc_dyn_new();
+        if (fresh) {
+            yyjson_alc_dyn_free(st->alc);
+            st->alc = fresh;
+        }
+    }
     if (cap > KEEP_BYTES) {
         free(region);
         region = NULL;

@@ -106,7 +106,10 @@ class LogzioSink:
         body["type"] = self._type
         if record.event_time is not None:
             body["@timestamp"] = record.event_time
-        line = orjson.dumps(body)
+        try:
+            line = orjson.dumps(body)
+        except orjson.JSONEncodeError as exc:  # e.g. nested deeper than orjson writes
+            raise RecordRefused(f"record cannot be written as one JSON line: {exc}") from None
         if len(line) > self._max_line:
             raise RecordRefused(
                 f"record is {len(line)} bytes as one line; Logz.io accepts at most "

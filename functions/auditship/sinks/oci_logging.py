@@ -347,7 +347,7 @@ def _compact_json(body: dict[str, Any], record: Record) -> str:
         # \u escapes. NaN/Infinity are not JSON: refuse.
         try:
             return json.dumps(body, separators=(",", ":"), allow_nan=False)
-        except (TypeError, ValueError) as exc:
+        except (TypeError, ValueError, RecursionError) as exc:
             raise RecordRefused(
                 f"record {record.index} cannot be serialized as JSON: {type(exc).__name__}"
             ) from None
