@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import os
 import random
-from itertools import chain
 from typing import Any
 
 import orjson
@@ -19,8 +18,7 @@ from auditgen import records, render
 from auditship import fastpath
 from auditship.model import ObjectRef
 from auditship.normalize import NormalizeOptions, Normalizer
-from auditship.prepare import OTHER, RECORD, Window, WindowCutter, prepare
-from auditship.repair import RecordSplitter
+from auditship.prepare import OTHER, RECORD, Window, WindowCutter, prepare_window_py
 from auditship.sinks.logzio import LogzioSink
 from conftest import TOKEN
 from hypothesis import HealthCheck, example, given, settings
@@ -48,8 +46,8 @@ def sink(max_line: int = 500_000, max_batch: int = 3 * 1024 * 1024) -> LogzioSin
 
 
 def python_window(data: bytes, normalizer: Normalizer, s: LogzioSink) -> Window:
-    splitter = RecordSplitter(OBJ.name, MAX_RECORD)
-    return prepare(chain(splitter.feed(data), splitter.finish()), OBJ, normalizer, s)
+    """The reference: how every stage prepares a window without the C side."""
+    return prepare_window_py(OBJ, 0, data, MAX_RECORD, normalizer, s)
 
 
 def fast_window(data: bytes, normalizer: Normalizer, s: LogzioSink) -> Window:
@@ -255,6 +253,11 @@ def test_damaged_streams_give_the_same_records_and_rejects(
         (b'{"type":' + b"[" * 5000 + b"]" * 5000 + b"}", "deeper than orjson reads"),
         (b'{"type":' + b"[" * 200_000 + b"]" * 200_000 + b"}", "deep enough to crash recursion"),
         (b'{"v":[1e300,1e21,-1e22,1e16,1.5e-300]}', "real spellings"),
+        (b'{"a":[{"b":1},{"c":2}\n{"d":3}\n', "unclosed array across a safe cut"),
+        (b'{"a":"x}{}{}\n{"c":2}\n', "cut inside a string before a safe cut"),
+        (b'{"t":"}\n{"}{}\n{"id":1}\n', "junk around safe cuts"),
+        (b'{"pad":"' + b"p" * (MAX_RECORD + 10) + b'"}\n{"a":1}\n', "over max_record"),
+        (b'{"pad":"' + b"p" * (MAX_RECORD - 60) + b'"}' + b" " * 100 + b'\n{"a":1}', "spaces"),
         (b'{"type":null,"time":"t"}', "null type"),
         (b'{"type":{"x":[1]},"time":"t"}', "object type moves to eventType"),
         (b'{"eventType":"kept","type":"t","@timestamp":"old","time":"new"}', "kept keys"),

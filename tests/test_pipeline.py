@@ -607,10 +607,13 @@ def test_a_dead_letter_write_failing_inside_a_refused_batch_loses_nothing(
 def test_a_read_failure_checkpoints_what_was_delivered(
     object_storage: FakeObjectStorage, os_client: Any, tmp_path: Path
 ) -> None:
-    obj, recs = put_object(object_storage, tmp_path, 300)
+    # more than one 2 MiB window, so windows complete before the read fails (what is held
+    # past the last complete window is read again by the resume)
+    obj, recs = put_object(object_storage, tmp_path, 2000)
+    size = len(object_storage.get(NAMESPACE, BUCKET, obj.name) or b"")
     # HEAD, done GET, lease PUT, done GET, checkpoint GET; the object GET is cut short and
     # every resume attempt fails
-    object_storage.script(["ok"] * 5 + [("truncate", 20000)] + [503] * 4)
+    object_storage.script(["ok"] * 5 + [("truncate", size * 3 // 4)] + [503] * 4)
     with FakeLogzioListener(tokens={TOKEN}) as first_listener:
         first = os_ship(obj, os_client, first_listener)
     assert not first.complete
@@ -705,3 +708,49 @@ def test_batches_are_full_and_within_the_limit(
         total = sum(body) + len(body) - 1
         assert total <= max_batch or len(body) == 1
         assert total + 1 + following[0] > max_batch  # the next line did not fit
+
+
+@pytest.mark.parametrize(("first_fast", "second_fast"), [(False, True), (True, False)])
+def test_a_run_resumed_on_the_other_preparation_path_loses_and_repeats_nothing(
+    object_storage: FakeObjectStorage,
+    os_client: Any,
+    tmp_path: Path,
+    first_fast: bool,
+    second_fast: bool,
+) -> None:
+    """Checkpoints count positions; FAST_PATH=off (or a laptop without the C extension)
+    between two runs must not shift them, junk or not (found by review: it did)."""
+    junk = b'{"t":"}\n{"}{}\n{"open":[{"a":1}\n'
+    lines = [orjson.dumps({"id": i, "pad": "y" * 50}) for i in range(200)]
+    name = "audit/junk-then-records.log"
+    object_storage.put(NAMESPACE, BUCKET, name, junk + b"\n".join(lines) + b"\n")
+    obj = ObjectStorageReader(os_client).head(ObjectRef(name, NAMESPACE, BUCKET))
+    ledger = ObjectStorageLedger(os_client, "shipped/")
+
+    def run(listener: FakeLogzioListener, fast: bool) -> Summary:
+        sink = LogzioSink(listener.url, TOKEN, max_batch_bytes=2000)
+        try:
+            return ship_object(
+                obj, reader=ObjectStorageReader(os_client), sink=sink, normalizer=Normalizer(),
+                dead_letters=ObjectStorageDeadLetterStore(os_client, "dead-letter/"),
+                ledger=ledger, deadline=Deadline.unlimited(),
+                options=ShipOptions(retry=FAST_RETRY, deadline_margin_seconds=0.0,
+                                    fast_path=fast),
+            )  # fmt: skip
+        finally:
+            sink.close()
+
+    # GIVEN the listener fails for good after a few batches
+    with FakeLogzioListener(tokens={TOKEN}) as failing:
+        failing.script(["ok", "ok", "ok", *[503] * 100])
+        first = run(failing, first_fast)
+        delivered = [r["id"] for r in failing.accepted]
+    assert not first.complete
+    assert delivered
+    # WHEN the resume runs on the other path
+    with FakeLogzioListener(tokens={TOKEN}) as healthy:
+        second = run(healthy, second_fast)
+        delivered += [r["id"] for r in healthy.accepted]
+    # THEN every record arrived exactly once
+    assert second.complete
+    assert delivered == list(range(200))

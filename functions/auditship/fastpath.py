@@ -19,11 +19,11 @@ filter.
 
 from __future__ import annotations
 
+import itertools
 from concurrent.futures import Future, ThreadPoolExecutor
-from itertools import chain
 from typing import Any
 
-from auditship.model import ObjectRef
+from auditship.model import ObjectRef, Reject
 from auditship.normalize import Normalizer
 from auditship.prepare import DEFAULT_WINDOW_BYTES, SAFE_CUT, Window, WindowedStage, prepare
 from auditship.repair import RecordSplitter
@@ -94,15 +94,45 @@ def prepare_window(
         )
         if status == _fastprep.DONE:
             break
-        # The stretch ends inside a record, or something at `pos` is not plainly fine:
-        # the Python path takes it, up to the next safe cut.
-        found = SAFE_CUT.search(data, pos) if status == _fastprep.HANDOVER else None
-        cut = found.end() - 1 if found is not None else n
-        splitter = RecordSplitter(obj.name, max_record_bytes, base_offset=base + pos)
-        piece = bytes(data[pos:cut])
-        prepare(chain(splitter.feed(piece), splitter.finish()), obj, normalize, sink, window)
-        pos = cut
+        # The window ends inside a record, or something at `pos` is not plainly fine:
+        # the Python path takes it, up to a safe cut after which it is on firm ground.
+        pos = _hand_over(data, pos, base, obj, normalize, sink, max_record_bytes, window)
     return window
+
+
+_CUT_OFF = "record is cut off"
+_MAX_EXTENSIONS = 8  # then the piece runs to the end of the window (no quadratic re-splits)
+
+
+def _hand_over(
+    data: bytes | memoryview,
+    pos: int,
+    base: int,
+    obj: ObjectRef,
+    normalize: Normalizer,
+    sink: Sink,
+    max_record_bytes: int,
+    window: Window,
+) -> int:
+    """Prepare `data[pos:cut]` with the Python path, as the tail of a whole stream (what
+    `prepare_window_py` does with the whole window), and return `cut`.
+
+    `cut` is the next safe cut, unless the Python path finds a record there that is cut
+    off at it: then its stretch goes on past that cut (the whole window would not have
+    ended it there), so the piece is taken again up to the following one, and so on."""
+    n = len(data)
+    found = SAFE_CUT.search(data, pos)
+    cut = found.end() - 1 if found is not None else n
+    for extensions in itertools.count():
+        splitter = RecordSplitter(obj.name, max_record_bytes, base_offset=base + pos)
+        items = list(splitter.split_all(bytes(data[pos:cut])))
+        last = items[-1] if items else None
+        if cut >= n or not (type(last) is Reject and last.reason.startswith(_CUT_OFF)):
+            break
+        found = SAFE_CUT.search(data, cut) if extensions < _MAX_EXTENSIONS else None
+        cut = found.end() - 1 if found is not None else n  # then the rest of the window
+    prepare(items, obj, normalize, sink, window)
+    return cut
 
 
 class NativeStage(WindowedStage):

@@ -1,14 +1,14 @@
 """Prepare: repaired records in, sink-ready `Item`s out, in object order.
 
-`to_item` is the per-record work (normalize, then the sink's `prepare`, refusing records
-larger than one request). `InlineStage` runs it in this process; `PoolStage` runs it in
-worker processes, for the operator command on a multi-core machine.
-
-Why processes: parsing, normalizing and serializing hold the GIL (orjson and ISA-L both
-do), so threads cannot use a second core for them. `PoolStage` cuts the decompressed stream
-into windows at boundaries that can only lie between records and repairs, normalizes and
-prepares each window in a worker; the calling process keeps reading, batching, sending and
-all of the accounting, in object order.
+`prepare` is the per-record work (normalize, then the sink's `prepare`, refusing records
+larger than one request). Every stage cuts the decompressed stream into windows at safe
+cuts (`WindowCutter`, where a window ends depends on the bytes only) and prepares each
+window alone (`prepare_window_py`), so record positions are the same whichever stage runs:
+`InlineStage` in this process, `PoolStage` in worker processes (the pure-Python path on a
+multi-core machine: parsing, normalizing and serializing in Python hold the GIL), and
+`fastpath.NativeStage` in threads (the C fast path, which hands what it is not sure of to
+`prepare_window_py`'s code). The calling process keeps reading, batching, sending and all
+of the accounting, in object order.
 
 Safe cut: `}`, then whitespace containing a newline, then `{`. A raw newline cannot occur
 inside a JSON string, so for valid JSON this is always a boundary between two top-level
@@ -31,7 +31,6 @@ from collections import deque
 from collections.abc import Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass
-from itertools import chain
 from typing import Any
 
 import orjson
@@ -154,28 +153,6 @@ def _raw_json(body: Any) -> bytes:
             sys.setrecursionlimit(limit)
 
 
-class InlineStage:
-    """Decompressed chunks in, `Window`s out, in this process."""
-
-    def __init__(
-        self, obj: ObjectRef, normalize: Normalizer, sink: Sink, max_record_bytes: int
-    ) -> None:
-        self._splitter = RecordSplitter(obj.name, max_record_bytes)
-        self._args = (obj, normalize, sink)
-
-    def feed(self, chunk: bytes) -> Iterator[Window]:
-        yield prepare(self._splitter.feed(chunk), *self._args)
-
-    def finish(self) -> Iterator[Window]:
-        yield prepare(self._splitter.finish(), *self._args)
-
-    def complete(self) -> Iterator[Window]:
-        return iter(())  # the splitter hands out every complete record as it comes
-
-    def close(self) -> None:
-        return None
-
-
 # Set in each worker by `_init`.
 _normalizer: Normalizer | None = None
 _sink: Sink | None = None
@@ -186,28 +163,42 @@ def _init(normalizer: Normalizer, sink: Sink) -> None:
     _normalizer, _sink = normalizer, sink
 
 
+def prepare_window_py(
+    obj: ObjectRef,
+    base: int,
+    data: bytes | memoryview,
+    max_record_bytes: int,
+    normalize: Normalizer,
+    sink: Sink,
+) -> Window:
+    """Repair, normalize and prepare one window of the stream, alone: the window ends at a
+    safe cut or at the end of the stream, so it is split as a whole stream is (`split_all`,
+    never waiting for more bytes)."""
+    splitter = RecordSplitter(obj.name, max_record_bytes, base_offset=base)
+    return prepare(splitter.split_all(bytes(data)), obj, normalize, sink)
+
+
 def prepare_stretch(obj: ObjectRef, base: int, data: bytes, max_record_bytes: int) -> Window:
-    """Repair, normalize and prepare one stretch of the stream (runs in a worker)."""
+    """`prepare_window_py` in a worker process, with the worker's normalizer and sink."""
     assert _normalizer is not None
     assert _sink is not None
-    splitter = RecordSplitter(obj.name, max_record_bytes, base_offset=base)
-    return prepare(chain(splitter.feed(data), splitter.finish()), obj, _normalizer, _sink)
+    return prepare_window_py(obj, base, data, max_record_bytes, _normalizer, _sink)
 
 
 class WindowCutter:
     """Accumulates decompressed chunks and hands out windows that end at safe cuts.
 
-    Chunks are not copied into windows: when a window's worth has arrived and the last
-    chunk holds safe cuts, the bytes before its first cut (the held start of a record plus
-    the chunk's head) are joined into one small window, and the chunk from its first to
-    its last cut is handed out as a view. Only when the last chunk has no cut are the held
-    chunks joined. When `4 * window_bytes` arrive without a safe cut (one huge line), it
-    stops cutting and sets `stuck`; `rest()` then hands over what it holds, which starts
-    at a record start."""
+    Where a window ends depends on the stream's bytes only, never on how they were read:
+    at the first safe cut whose `}` lies at or after `window_bytes - 1` bytes into the
+    window. Record positions (which checkpoints count) then come out the same however an
+    object is chunked, resumed or prepared (in C, in worker processes or in this process),
+    since each window is prepared alone. When no such cut lies within `4 * window_bytes`
+    of the window's start (one huge line), it stops cutting and sets `stuck`; `rest()` then
+    hands over what it holds, which starts at a record start."""
 
     def __init__(self, window_bytes: int = DEFAULT_WINDOW_BYTES) -> None:
         self._window = window_bytes
-        self._parts: list[bytes] = []
+        self._parts: list[bytes | memoryview] = []
         self._held = 0
         self._base = 0
         self.stuck = False
@@ -217,52 +208,36 @@ class WindowCutter:
             return
         self._parts.append(chunk)
         self._held += len(chunk)
-        if self._held < self._window:
-            return
-        last_cut = self._last_cut(chunk)
-        if last_cut <= 0:
-            buf = self._join()
-            cut = self._last_cut(buf)
-            if cut <= 0:
-                # No safe cut yet: wait for one, up to a limit that bounds memory.
-                self.stuck = len(buf) >= 4 * self._window
+        while not self.stuck and self._held >= self._window:
+            window = self._next_window()
+            if window is None:
                 return
-            yield self._hand_out(buf, 0, cut)
-            return
-        first = SAFE_CUT.search(chunk)
-        first_cut = first.end() - 1 if first is not None else last_cut
-        held = self._parts[:-1]
-        if held or first_cut > 0:
-            head = b"".join([*held, chunk[:first_cut]]) if held else chunk[:first_cut]
-            base = self._base
-            self._base += len(head)
-            yield base, head
-        if last_cut > first_cut:
-            yield self._hand_out(chunk, first_cut, last_cut)
-        else:
-            self._parts, self._held = [chunk[first_cut:]], len(chunk) - first_cut
+            yield window
 
-    def _hand_out(self, buf: bytes, start: int, cut: int) -> tuple[int, memoryview]:
-        """buf[start:cut] as a window (a view: not copied); what follows stays held."""
-        self._parts = [buf[cut:]] if cut < len(buf) else []
+    def _next_window(self) -> tuple[int, memoryview] | None:
+        buf = self._join()
+        limit = 4 * self._window
+        found = SAFE_CUT.search(buf, self._window - 1, limit)
+        if found is None:
+            # No cut yet: wait for one, up to a limit that bounds memory.
+            self.stuck = len(buf) >= limit
+            return None
+        cut = found.end() - 1
+        view = memoryview(buf)
+        self._parts = [view[cut:]] if cut < len(buf) else []  # a view: no copy of the rest
         self._held = len(buf) - cut
         base = self._base
-        self._base += cut - start
-        return base, memoryview(buf)[start:cut]
+        self._base += cut
+        return base, view[:cut]
 
     def complete(self) -> Iterator[tuple[int, bytes | memoryview]]:
-        """What is held up to its last safe cut (the stream stops early: the bytes after
-        the cut may be the start of a record whose end never came)."""
-        if not self._held:
-            return
-        buf = self._join()
-        cut = self._last_cut(buf)
-        if cut > 0:
-            self._parts = [buf[cut:]] if cut < len(buf) else []
-            self._held = len(buf) - cut
-            base = self._base
-            self._base += cut
-            yield base, memoryview(buf)[:cut]
+        """The windows the bytes held so far hold for sure (the stream stops early: what
+        follows them is read again by a resume, and cut the same way then)."""
+        while self._held >= self._window:
+            window = self._next_window()
+            if window is None:
+                return
+            yield window
 
     def rest(self) -> tuple[int, bytes]:
         """What is held and not handed out yet, with its stream offset."""
@@ -277,9 +252,9 @@ class WindowCutter:
 
     def _join(self) -> bytes:
         parts = self._parts
-        if len(parts) != 1:
+        if len(parts) != 1 or type(parts[0]) is not bytes:
             parts[:] = [b"".join(parts)]
-        return parts[0]
+        return parts[0]  # type: ignore[return-value]
 
     @staticmethod
     def _last_cut(buf: bytes) -> int:
@@ -376,6 +351,25 @@ class WindowedStage:
     def close(self) -> None:
         for future in self._pending:
             future.cancel()
+
+
+class InlineStage(WindowedStage):
+    """Windows prepared in this process as they are cut (the pure-Python path, one core)."""
+
+    def __init__(
+        self,
+        obj: ObjectRef,
+        normalize: Normalizer,
+        sink: Sink,
+        max_record_bytes: int,
+        window_bytes: int = DEFAULT_WINDOW_BYTES,
+    ) -> None:
+        super().__init__(obj, normalize, sink, max_record_bytes, 1, window_bytes)
+
+    def _start(self, base: int, data: bytes | memoryview) -> Future[Window]:
+        done: Future[Window] = Future()
+        done.set_result(prepare_window_py(self._obj, base, data, self._max_record, *self._args[1:]))
+        return done
 
 
 class PoolStage(WindowedStage):

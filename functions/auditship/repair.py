@@ -81,6 +81,14 @@ class RecordSplitter:
             self._buf = self._buf + chunk if self._buf else chunk
             yield from self._drain(final=False)
 
+    def split_all(self, data: bytes) -> Iterator[Parsed | Reject]:
+        """Split `data` as the whole rest of the stream: the same as `feed` then `finish`,
+        except that nothing is decided while waiting for bytes that will not come (e.g. a
+        record longer than `max_record_bytes` at the end is parsed, not rejected unread)."""
+        if data:
+            self._buf = self._buf + data if self._buf else data
+        yield from self.finish()
+
     def finish(self) -> Iterator[Parsed | Reject]:
         yield from self._drain(final=True)
         self._base += len(self._buf)
@@ -236,7 +244,10 @@ class RecordSplitter:
             yield self._reject(pos, first_end, self._reason(pos, first_end))
             pos = first_next
             i += 1
-        if not final and n - pos > limit:
+        tail = n
+        while tail > pos and buf[tail - 1] in _SEPARATORS:
+            tail -= 1
+        if not final and tail - pos > limit:
             # No record boundary within the limit: reject what we hold so memory stays
             # bounded; the remainder of that stretch follows as further rejects.
             yield self._reject(pos, n, f"no complete JSON record within {limit} bytes")
