@@ -240,6 +240,14 @@ def ship_object(
         run = _Run(obj, sink, stage, dlq, summary, opts, deadline, earlier)
         try:
             run.execute(reader, progress)
+        except Exception:
+            # A bug, or out of memory: keep the earlier checkpoint, but record the dead
+            # letters written past it, so a resume does not write them again.
+            with contextlib.suppress(Exception):
+                dlq.flush()
+                dead = run.already_dead_lettered.union(dlq.written)
+                ledger.save_progress(obj, Progress(earlier.handled_through, frozenset(dead)))
+            raise
         finally:
             run.shutdown()
             stage.close()
