@@ -74,6 +74,8 @@ _SETTINGS_ENV_PREFIXES = (
     "DEADLINE_MARGIN",
     "DEAD_LETTER_",
     "LEDGER_PREFIX",
+    "FAST_PATH",
+    "WORKERS",
 )
 
 
@@ -923,13 +925,13 @@ def _run_in(
     rows.append(jq)
     jq_mb_s = jq.mb_s
 
-    # Ours, throughput: as a function runs it (one process), then as the operator command
-    # runs it by default (two record-preparation worker processes; the RSS column is then
-    # the main process only).
+    # Ours, throughput: as a function runs it (WORKERS=1), then as the operator command runs
+    # it by default (WORKERS=2: two preparation threads on the C fast path, or two worker
+    # processes on the pure-Python path, whose RSS column is then the main process only).
     ours_fn = bench_ship(
         python,
         main_obj,
-        label="Ours → Logz.io (1 process, as the function)",
+        label="Ours → Logz.io (1 process, WORKERS=1, as the function)",
         to="logzio",
         timeout=args.timeout,
         env=env,
@@ -942,7 +944,7 @@ def _run_in(
     ours = bench_ship(
         python,
         main_obj,
-        label="Ours → Logz.io (2 workers, operator command)",
+        label="Ours → Logz.io (WORKERS=2, operator command)",
         to="logzio",
         timeout=args.timeout,
         env=env,
@@ -962,6 +964,19 @@ def _run_in(
         }
     )
     rows.append(ours)
+    # The reference path, for comparison: what runs where the C extension is not built.
+    pure = bench_ship(
+        python,
+        main_obj,
+        label="Ours → Logz.io, pure Python (FAST_PATH=off, WORKERS=2 processes)",
+        to="logzio",
+        timeout=args.timeout,
+        env={**env, "FAST_PATH": "off"},
+        work=work,
+        extra=["--workers", "2"],
+    )
+    pure.ratio_vs_jq = (pure.mb_s / jq_mb_s) if (pure.mb_s and jq_mb_s) else None
+    rows.append(pure)
 
     # Ours, peak RSS
     big = bench_ship(
@@ -1022,7 +1037,8 @@ def _run_in(
         else:
             cfg_dir = Path(tempfile.mkdtemp(prefix="oci-", dir=work))
             config = _oci_config(cfg_dir)
-            for workers, label in (("1", "1 process, as the function"), ("2", "2 workers")):
+            labels = (("1", "1 process, as the function"), ("2", "WORKERS=2 processes"))
+            for workers, label in labels:
                 put = bench_ship(
                     python,
                     main_obj,
@@ -1137,11 +1153,11 @@ def _report(
         "process's whole wall time (interpreter start included; the bytecode of the "
         f"{info.get('bytecode_modules', 0)} modules it imports is written first, as an "
         "install does); peak RSS is that process's "
-        "own ru_maxrss (for A, the largest of zcat/jq/bash; for '2 workers' rows the main "
-        "process only, without its worker processes); x jq = MB/s over A's MB/s on "
-        "the throughput object. Ours: the listener runs in its own process (pinned to another "
-        "core for the 1-core row) and counts every record; 'ship_object' is the in-process "
-        "time from the command's summary line.",
+        "own ru_maxrss (for A, the largest of zcat/jq/bash; for rows with worker processes "
+        "(pure Python, WORKERS=2) the main process only; the C fast path uses threads); "
+        "x jq = MB/s over A's MB/s on the throughput object. Ours: the listener runs in its "
+        "own process (pinned to another core for the 1-core row) and counts every record; "
+        "'ship_object' is the in-process time from the command's summary line.",
         "",
         render_table(rows),
         "",
