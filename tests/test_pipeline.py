@@ -12,7 +12,11 @@ from typing import Any
 import orjson
 import pytest
 from auditgen import records, render
-from auditship.deadletter import LocalDeadLetterStore, ObjectStorageDeadLetterStore
+from auditship.deadletter import (
+    DeadLetterWriter,
+    LocalDeadLetterStore,
+    ObjectStorageDeadLetterStore,
+)
 from auditship.deadline import Deadline
 from auditship.ledger import NullLedger, ObjectStorageLedger
 from auditship.model import ObjectRef, Summary
@@ -385,6 +389,49 @@ def test_a_resumed_run_does_not_write_dead_letters_twice(
         letters.extend(json.loads(x)["raw"] for x in body.splitlines())
     assert sorted(letters) == sorted(f"{{oops {i}}}" for i in range(9, 300, 10))
     assert first.rejected + second.rejected == 30
+    shipped = [r["id"] for r in failing.accepted] + [r["id"] for r in healthy.accepted]
+    assert shipped == [r["id"] for r in recs]
+
+
+def test_dead_letter_positions_kept_for_the_marker_stay_bounded(
+    object_storage: FakeObjectStorage,
+    os_client: Any,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """With more rejects than a marker lists, the run keeps only the positions it could
+    still list (here 4, so it trims past 8): records still arrive exactly once, and every
+    bad line is dead-lettered (those past the listed ones may be written twice, as the
+    README says)."""
+    import auditship.ledger
+    import auditship.pipeline
+
+    monkeypatch.setattr(auditship.pipeline, "MAX_LISTED_DEAD_LETTERS", 4)
+    monkeypatch.setattr(auditship.ledger, "MAX_LISTED_DEAD_LETTERS", 4)
+    # parts of ~2 letters, so positions pile up during the run (4 MiB parts otherwise)
+    monkeypatch.setattr(DeadLetterWriter.__init__, "__defaults__", (200,))
+    gen = records(seed=33)
+    recs = [next(gen) for _ in range(300)]
+    lines = []
+    for i, rec in enumerate(recs):
+        lines.append(orjson.dumps(rec))
+        if i % 5 == 4:
+            lines.append(b"{oops %d}" % i)
+    name = "audit/ocid1.serviceconnector.oc1..x/many-bad-lines.log.gz"
+    object_storage.put(NAMESPACE, BUCKET, name, gzip.compress(b"\n".join(lines) + b"\n"))
+    obj = ObjectRef(name, NAMESPACE, BUCKET)
+    with FakeLogzioListener(tokens={TOKEN}) as failing:
+        failing.script(["ok", "ok", *[503] * 50])
+        first = os_ship(obj, os_client, failing, retry=RetryPolicy(0.001, 0.002, max_attempts=3))
+    assert not first.complete
+    with FakeLogzioListener(tokens={TOKEN}) as healthy:
+        second = os_ship(obj, os_client, healthy)
+    assert second.complete
+    letters = set()
+    for key in object_storage.names(NAMESPACE, BUCKET, "dead-letter/"):
+        body = object_storage.get(NAMESPACE, BUCKET, key) or b""
+        letters.update(json.loads(x)["raw"] for x in body.splitlines())
+    assert letters == {f"{{oops {i}}}" for i in range(4, 300, 5)}
     shipped = [r["id"] for r in failing.accepted] + [r["id"] for r in healthy.accepted]
     assert shipped == [r["id"] for r in recs]
 

@@ -19,6 +19,7 @@ run). When the call stops early, the checkpoint is the first index not yet handl
 from __future__ import annotations
 
 import contextlib
+import heapq
 import logging
 import queue
 import random
@@ -43,7 +44,7 @@ from auditship.errors import (
     RetryableSinkError,
 )
 from auditship.fastpath import NativeStage
-from auditship.ledger import Ledger, Progress
+from auditship.ledger import MAX_LISTED_DEAD_LETTERS, Ledger, Progress
 from auditship.model import ObjectRef, Reject, Summary
 from auditship.normalize import Normalizer
 from auditship.prepare import RECORD, InlineStage, Item, PoolStage, Window, WindowedStage
@@ -553,6 +554,22 @@ class _Run:
             assert batch is self.in_flight[0], "sender answers in order"
             self.in_flight.pop(0)
             self._settle(batch, outcome)
+        if len(self.dlq.written) > 2 * MAX_LISTED_DEAD_LETTERS:
+            self._trim_written()
+
+    def _trim_written(self) -> None:
+        """Keep the dead-letter positions a progress marker can still list: none below the
+        lowest position still pending (the checkpoint can only be at or past it), and of
+        the rest the lowest MAX_LISTED_DEAD_LETTERS (what the marker keeps). Without this,
+        a run with millions of rejects held every position (found by review)."""
+        pending = [b.first_index for b in self.in_flight]
+        if self.batch.items:
+            pending.append(self.batch.first_index)
+        if self.unhandled_from is not None:
+            pending.append(self.unhandled_from)
+        low = min(pending, default=self.index)
+        kept = heapq.nsmallest(MAX_LISTED_DEAD_LETTERS, (i for i in self.dlq.written if i >= low))
+        self.dlq.written[:] = kept
 
     def _wait_all(self) -> None:
         self._collect(block=True)
