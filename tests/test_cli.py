@@ -171,6 +171,10 @@ def test_dead_letters_can_be_shipped_again(listener: FakeLogzioListener, tmp_pat
     assert [r["n"] for r in listener.accepted if "pad" not in r] == [0, 1, 2]
     assert [r["n"] for r in listener.accepted if "pad" in r] == [0, 1, 2, 3]
     assert "1 letters not replayed" in err  # `{oops}`, still in its part
+    assert summary["errors"] == [
+        "1 dead letters not replayed: bytes that were not JSON or could not be decompressed "
+        "stay in their parts"
+    ]
     assert not list(again.glob("*.ndjson"))
 
 

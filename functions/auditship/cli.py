@@ -144,6 +144,7 @@ def run(argv: list[str] | None = None, env: dict[str, str] | None = None) -> int
         print(f"ship.py: {exc}", file=sys.stderr)
         return EXIT_USAGE
     total = Summary()
+    readers: list[Any] = []
     try:
         base = dict(
             sink=sink,
@@ -152,8 +153,9 @@ def run(argv: list[str] | None = None, env: dict[str, str] | None = None) -> int
         )
         if local:
             sizes = [os.path.getsize(r.name) for r in local if os.path.isfile(r.name)]
+            readers.append(_reader(LocalReader(), args))
             runtime = Runtime(
-                reader=_reader(LocalReader(), args),
+                reader=readers[-1],
                 dead_letters=LocalDeadLetterStore(args.dead_letter_dir),
                 ledger=NullLedger(),
                 **base,  # type: ignore[arg-type]
@@ -168,8 +170,9 @@ def run(argv: list[str] | None = None, env: dict[str, str] | None = None) -> int
             own = (settings.ledger_prefix,) if args.dead_letters else (
                 settings.dead_letter_prefix, settings.ledger_prefix,
             )  # fmt: skip
+            readers.append(_reader(reader, args))
             runtime = Runtime(
-                reader=_reader(reader, args),
+                reader=readers[-1],
                 dead_letters=ObjectStorageDeadLetterStore(
                     clients.object_storage, settings.dead_letter_prefix
                 ),
@@ -187,6 +190,12 @@ def run(argv: list[str] | None = None, env: dict[str, str] | None = None) -> int
         return EXIT_USAGE
     finally:
         sink.close()
+    left = sum(getattr(r, "not_replayed", 0) for r in readers)
+    if left:
+        total.errors.append(
+            f"{left} dead letters not replayed: bytes that were not JSON or could not be "
+            "decompressed stay in their parts"
+        )
     sys.stderr.write(orjson.dumps(total.to_json_dict()).decode() + "\n")
     if not total.complete:
         return EXIT_INCOMPLETE
