@@ -2,19 +2,20 @@
 
 `auditship._fastprep` (native/fastprep.c, on yyjson) takes every record that is plainly
 fine and prepares its Logz.io line without the GIL; at anything else it stops and hands
-the stretch up to the next safe cut to the Python path (`repair.RecordSplitter`,
-`normalize.Normalizer`, `LogzioSink.prepare`), which stays the reference: rejects, wrappers,
-numeric times, duplicate keys and oversized records are always decided there. The
-differential tests (tests/test_fastpath.py) hold the two paths to the same records,
-offsets and JSON values.
+the stretch up to the next safe cut (further, if a record is cut off there) to the Python
+path (`repair.RecordSplitter`, `normalize.Normalizer`, `LogzioSink.prepare`), which stays
+the reference: rejects, wrappers, numeric times, duplicate keys, deep nesting and oversized
+records are always decided there. The differential tests (tests/test_fastpath.py,
+tests/test_prepare.py) hold the C path to what `prepare.prepare_window_py` gives for the
+same window: the same items at the same offsets, the same JSON values.
 
 `NativeStage` prepares windows in threads: the C call releases the GIL, as ISA-L's gunzip
 and gzip do, so one process uses every core with no pipes between processes.
 
-The extension is optional (built by `pip install -e .` or `scripts/vendor_core.py
---native`; see the README). `spec_for` returns None, and the pure-Python stages run, when
-it is missing, when `FAST_PATH=off`, for sinks other than Logz.io, and with an action
-filter.
+The extension is optional (built by `pip install -e .`, or by `native/build.py`, which the
+functions' Dockerfile runs; see the README). `spec_for` returns None, and the pure-Python
+stages run, when it is missing, when `FAST_PATH=off`, for sinks other than Logz.io, and
+with an action filter.
 """
 
 from __future__ import annotations
@@ -83,8 +84,8 @@ def prepare_window(
     max_record_bytes: int,
     spec: Spec,
 ) -> Window:
-    """Repair, normalize and prepare one stretch that ends at a safe cut or at the end of
-    the stream, as `prepare.prepare_stretch` does, taking plain records in C."""
+    """Repair, normalize and prepare one window (it ends at a safe cut or at the end of the
+    stream), as `prepare.prepare_window_py` does, taking plain records in C."""
     assert _fastprep is not None
     window = Window()
     pos, n = 0, len(data)
