@@ -219,3 +219,23 @@ def test_where_windows_end_depends_on_the_bytes_only(
         return out
 
     assert cut(chunks[0]) == cut(chunks[1])
+
+
+def test_a_stream_that_cannot_be_cut_numbers_positions_the_same_in_any_chunks() -> None:
+    """One line with no safe cut (glued records) and a record over max_record_bytes: the
+    splitter this stage falls back to decides where that reject ends from the bytes it
+    holds, so it is fed blocks at fixed stream offsets (found by review: 60 positions in
+    one chunk, 61 in others, the reject ending wherever a chunk did)."""
+    recs = [b'{"id":%d,"pad":"%s"}' % (i, b"p" * 100) for i in range(60)]
+    recs[30] = b'{"id":30,"big":"' + b"b" * 6000 + b'"}'
+    data = b"".join(recs)
+    obj = ObjectRef("one-line")
+    sink = LogzioSink("http://127.0.0.1:9", TOKEN)
+
+    def positions(chunk: int) -> list[tuple[Any, ...]]:
+        return _items(InlineStage(obj, Normalizer(), sink, 4096, 1024), data, chunk)
+
+    reference = positions(len(data))
+    assert [p[0] for p in reference].count("record") == 59
+    for chunk in (1, 300, 1000, 1500, 2222, 4096, 8192):
+        assert positions(chunk) == reference

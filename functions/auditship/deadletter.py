@@ -140,35 +140,37 @@ class DeadLetterReplayReader:
         tail = b""
         number = 0
         skipped = 0
-        for chunk in self._inner.read(obj):
-            lines = (tail + chunk).split(b"\n")
-            tail = lines.pop()
-            if len(tail) > MAX_LETTER_BYTES:
-                raise SourceError(f"{obj}: line {number + 1} is not a dead letter (too long)")
-            out = []
-            for line in lines:
-                number += 1
-                record = _replayable(line, obj, number) if line.strip() else b""
+        try:
+            for chunk in self._inner.read(obj):
+                lines = (tail + chunk).split(b"\n")
+                tail = lines.pop()
+                if len(tail) > MAX_LETTER_BYTES:
+                    raise SourceError(f"{obj}: line {number + 1} is not a dead letter (too long)")
+                out = []
+                for line in lines:
+                    number += 1
+                    record = _replayable(line, obj, number) if line.strip() else b""
+                    if record:
+                        out.append(record)
+                    elif line.strip():
+                        skipped += 1
+                if out:
+                    yield b"".join(out)
+            if tail.strip():
+                record = _replayable(tail, obj, number + 1)
                 if record:
-                    out.append(record)
-                elif line.strip():
+                    yield record
+                else:
                     skipped += 1
-            if out:
-                yield b"".join(out)
-        if tail.strip():
-            record = _replayable(tail, obj, number + 1)
-            if record:
-                yield record
-            else:
-                skipped += 1
-        self.not_replayed += skipped
-        if skipped:
-            log.warning(
-                "%s: %d letters not replayed (bytes that were not JSON or could not be "
-                "decompressed); they stay in this part",
-                obj,
-                skipped,
-            )
+        finally:  # counted even when the pipeline stops reading early
+            self.not_replayed += skipped
+            if skipped:
+                log.warning(
+                    "%s: %d letters not replayed (bytes that were not JSON or could not be "
+                    "decompressed); they stay in this part",
+                    obj,
+                    skipped,
+                )
 
 
 # A letter holds at most 1 MiB of raw bytes (base64: 1.4 MiB) or one record of at most

@@ -242,8 +242,9 @@ def ship_object(
         try:
             run.execute(reader, progress)
         except Exception:
-            # A bug, or out of memory: keep the earlier checkpoint, but record the dead
-            # letters written past it, so a resume does not write them again.
+            # A bug, or out of memory: keep the earlier checkpoint, and record the dead
+            # letters written past it that are still known, so a resume does not write them
+            # again (past MAX_LISTED_DEAD_LETTERS some may be, as documented).
             with contextlib.suppress(Exception):
                 dlq.flush()
                 dead = run.already_dead_lettered.union(dlq.written)
@@ -546,30 +547,37 @@ class _Run:
         self._collect(block=False)
 
     def _collect(self, block: bool) -> None:
-        while self.in_flight:
-            try:
-                batch, outcome = self.sender.results.get(block=block)
-            except queue.Empty:
-                return
-            assert batch is self.in_flight[0], "sender answers in order"
-            self.in_flight.pop(0)
-            self._settle(batch, outcome)
-        if len(self.dlq.written) > 2 * MAX_LISTED_DEAD_LETTERS:
-            self._trim_written()
+        try:
+            while self.in_flight:
+                try:
+                    batch, outcome = self.sender.results.get(block=block)
+                except queue.Empty:
+                    return
+                assert batch is self.in_flight[0], "sender answers in order"
+                self.in_flight.pop(0)
+                self._settle(batch, outcome)
+        finally:
+            if len(self.dlq.written) > 2 * MAX_LISTED_DEAD_LETTERS:
+                self._trim_written()
 
     def _trim_written(self) -> None:
-        """Keep the dead-letter positions a progress marker can still list: none below the
-        lowest position still pending (the checkpoint can only be at or past it), and of
-        the rest the lowest MAX_LISTED_DEAD_LETTERS (what the marker keeps). Without this,
-        a run with millions of rejects held every position (found by review)."""
-        pending = [b.first_index for b in self.in_flight]
+        """Keep the dead-letter positions a progress marker can still list, so memory stays
+        bounded with millions of rejects (found by review). The checkpoint will be one of
+        the positions still pending now (or a later one), and the marker lists the lowest
+        MAX_LISTED_DEAD_LETTERS positions at or past it: so keep, for each pending
+        position, the lowest that many at or past it, and nothing below the lowest."""
+        pending = {b.first_index for b in self.in_flight}
         if self.batch.items:
-            pending.append(self.batch.first_index)
-        if self.unhandled_from is not None:
-            pending.append(self.unhandled_from)
-        low = min(pending, default=self.index)
-        kept = heapq.nsmallest(MAX_LISTED_DEAD_LETTERS, (i for i in self.dlq.written if i >= low))
-        self.dlq.written[:] = kept
+            pending.add(self.batch.first_index)
+        for position in (self.unhandled_from, self.dlq.first_pending_index):
+            if position is not None:
+                pending.add(position)
+        pending.add(self.index)
+        written = self.dlq.written
+        kept: set[int] = set()
+        for low in pending:
+            kept.update(heapq.nsmallest(MAX_LISTED_DEAD_LETTERS, (i for i in written if i >= low)))
+        written[:] = sorted(kept)
 
     def _wait_all(self) -> None:
         self._collect(block=True)

@@ -41,7 +41,6 @@ from auditship.normalize import Normalizer
 from auditship.repair import Parsed, RecordSplitter
 from auditship.sinks.base import RecordRefused, Sink
 
-_WS = b" \t\r\n"
 # A safe cut (see WindowCutter): `}`, whitespace holding a newline, `{`.
 SAFE_CUT = re.compile(rb"\}[ \t\r\n]*\n[ \t\r\n]*\{")
 DEFAULT_WINDOW_BYTES = 2 * 1024 * 1024
@@ -256,26 +255,6 @@ class WindowCutter:
             parts[:] = [b"".join(parts)]
         return parts[0]  # type: ignore[return-value]
 
-    @staticmethod
-    def _last_cut(buf: bytes) -> int:
-        """Position of the `{` after the last newline that separates two records, or -1."""
-        n = len(buf)
-        pos = n
-        while pos > 0:
-            nl = buf.rfind(b"\n", 0, pos)
-            if nl < 0:
-                return -1
-            i = nl - 1
-            while i >= 0 and buf[i] in _WS:
-                i -= 1
-            j = nl + 1
-            while j < n and buf[j] in _WS:
-                j += 1
-            if i >= 0 and buf[i] == 0x7D and j < n and buf[j] == 0x7B:  # `}` ... `{`
-                return j
-            pos = i + 1  # every newline in that whitespace run has the same neighbours
-        return -1
-
 
 class WindowedStage:
     """Decompressed chunks in, `Window`s out, in order: the stream is cut into windows at
@@ -299,7 +278,10 @@ class WindowedStage:
         self._pending: deque[Future[Window]] = deque()
         self._max_in_flight = max_in_flight
         self._args = (obj, normalize, sink)
+        self._window = window_bytes
         self._inline: RecordSplitter | None = None  # set when the stream cannot be cut
+        self._inline_at = 0  # stream offset of the next byte the splitter gets
+        self._inline_held = b""
 
     def _start(self, base: int, data: bytes | memoryview) -> Future[Window]:
         raise NotImplementedError
@@ -321,7 +303,7 @@ class WindowedStage:
 
     def feed(self, chunk: bytes) -> Iterator[Window]:
         if self._inline is not None:
-            yield prepare(self._inline.feed(chunk), *self._args)
+            yield from self._feed_inline(chunk)
             return
         self._submit(self._cutter.feed(chunk))
         yield from self._ready(drain=False)
@@ -332,11 +314,30 @@ class WindowedStage:
             yield from self._ready(drain=True)
             base, held = self._cutter.rest()
             self._inline = RecordSplitter(self._obj.name, self._max_record, base_offset=base)
-            yield prepare(self._inline.feed(held), *self._args)
+            self._inline_at = base
+            yield from self._feed_inline(held)
+
+    def _feed_inline(self, chunk: bytes) -> Iterator[Window]:
+        """Feed the splitter blocks that end at multiples of the window size in stream
+        offsets, whatever the chunks: where it rejects an over-long stretch depends on what
+        it holds, and that must depend on the bytes only, like window ends (found by
+        review: a resume reading in other chunks numbered positions differently)."""
+        held = self._inline_held + chunk if self._inline_held else chunk
+        assert self._inline is not None
+        while True:
+            need = self._window - self._inline_at % self._window
+            if len(held) < need:
+                break
+            block, held = held[:need], held[need:]
+            self._inline_at += need
+            yield prepare(self._inline.feed(block), *self._args)
+        self._inline_held = held
 
     def finish(self) -> Iterator[Window]:
         if self._inline is not None:
-            yield prepare(self._inline.finish(), *self._args)
+            held, self._inline_held = self._inline_held, b""
+            self._inline_at += len(held)
+            yield prepare(self._inline.split_all(held), *self._args)
             return
         self._submit(self._cutter.finish())
         yield from self._ready(drain=True)
