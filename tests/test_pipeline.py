@@ -359,37 +359,55 @@ def test_rerun_after_outage_resumes_without_resending(
     assert delivered_first + [r["id"] for r in healthy.accepted] == [r["id"] for r in recs]
 
 
+def _dead_letter_raws(store: FakeObjectStorage) -> list[str]:
+    """The `raw` of every dead letter in the bucket, part by part."""
+    raws = []
+    for key in store.names(NAMESPACE, BUCKET, "dead-letter/"):
+        body = store.get(NAMESPACE, BUCKET, key) or b""
+        raws.extend(json.loads(x)["raw"] for x in body.splitlines())
+    return raws
+
+
+def _ship_bad_lines_across_an_outage(
+    store: FakeObjectStorage, client: Any, seed: int, every: int, name: str
+) -> tuple[Summary, Summary, list[dict[str, Any]], list[Any]]:
+    """300 records with `{oops i}` after every `every`-th; a first call stops at an outage
+    after two batches, a second completes. Returns both summaries, the records and the ids
+    delivered over both calls."""
+    gen = records(seed=seed)
+    recs = [next(gen) for _ in range(300)]
+    lines = []
+    for i, rec in enumerate(recs):
+        lines.append(orjson.dumps(rec))
+        if i % every == every - 1:
+            lines.append(b"{oops %d}" % i)
+    name = f"audit/ocid1.serviceconnector.oc1..x/{name}"
+    store.put(NAMESPACE, BUCKET, name, gzip.compress(b"\n".join(lines) + b"\n"))
+    obj = ObjectRef(name, NAMESPACE, BUCKET)
+    with FakeLogzioListener(tokens={TOKEN}) as failing:
+        failing.script(["ok", "ok", *[503] * 50])
+        first = os_ship(obj, client, failing, retry=RetryPolicy(0.001, 0.002, max_attempts=3))
+    with FakeLogzioListener(tokens={TOKEN}) as healthy:
+        second = os_ship(obj, client, healthy)
+    shipped = [r["id"] for r in failing.accepted] + [r["id"] for r in healthy.accepted]
+    return first, second, recs, shipped
+
+
 def test_a_resumed_run_does_not_write_dead_letters_twice(
     object_storage: FakeObjectStorage, os_client: Any, tmp_path: Path
 ) -> None:
     """A call that stops early has already dead-lettered some bad lines past its checkpoint;
     the progress marker lists them, so the resumed call skips them instead of writing (and
     a later replay shipping) them twice."""
-    gen = records(seed=31)
-    recs = [next(gen) for _ in range(300)]
-    lines = []
-    for i, rec in enumerate(recs):
-        lines.append(orjson.dumps(rec))
-        if i % 10 == 9:
-            lines.append(b"{oops %d}" % i)
-    name = "audit/ocid1.serviceconnector.oc1..x/bad-lines.log.gz"
-    object_storage.put(NAMESPACE, BUCKET, name, gzip.compress(b"\n".join(lines) + b"\n"))
-    obj = ObjectRef(name, NAMESPACE, BUCKET)
-    with FakeLogzioListener(tokens={TOKEN}) as failing:
-        failing.script(["ok", "ok", *[503] * 50])
-        first = os_ship(obj, os_client, failing, retry=RetryPolicy(0.001, 0.002, max_attempts=3))
+    first, second, recs, shipped = _ship_bad_lines_across_an_outage(
+        object_storage, os_client, seed=31, every=10, name="bad-lines.log.gz"
+    )
     assert not first.complete
     assert first.rejected > 0
-    with FakeLogzioListener(tokens={TOKEN}) as healthy:
-        second = os_ship(obj, os_client, healthy)
     assert second.complete
-    letters = []
-    for key in object_storage.names(NAMESPACE, BUCKET, "dead-letter/"):
-        body = object_storage.get(NAMESPACE, BUCKET, key) or b""
-        letters.extend(json.loads(x)["raw"] for x in body.splitlines())
+    letters = _dead_letter_raws(object_storage)
     assert sorted(letters) == sorted(f"{{oops {i}}}" for i in range(9, 300, 10))
     assert first.rejected + second.rejected == 30
-    shipped = [r["id"] for r in failing.accepted] + [r["id"] for r in healthy.accepted]
     assert shipped == [r["id"] for r in recs]
 
 
@@ -418,29 +436,13 @@ def test_dead_letter_positions_kept_for_the_marker_stay_bounded(
         peak[0] = max(peak[0], len(self.written))
 
     monkeypatch.setattr(DeadLetterWriter, "flush", counting_flush)
-    gen = records(seed=33)
-    recs = [next(gen) for _ in range(300)]
-    lines = []
-    for i, rec in enumerate(recs):
-        lines.append(orjson.dumps(rec))
-        if i % 5 == 4:
-            lines.append(b"{oops %d}" % i)
-    name = "audit/ocid1.serviceconnector.oc1..x/many-bad-lines.log.gz"
-    object_storage.put(NAMESPACE, BUCKET, name, gzip.compress(b"\n".join(lines) + b"\n"))
-    obj = ObjectRef(name, NAMESPACE, BUCKET)
-    with FakeLogzioListener(tokens={TOKEN}) as failing:
-        failing.script(["ok", "ok", *[503] * 50])
-        first = os_ship(obj, os_client, failing, retry=RetryPolicy(0.001, 0.002, max_attempts=3))
+    first, second, recs, shipped = _ship_bad_lines_across_an_outage(
+        object_storage, os_client, seed=33, every=5, name="many-bad-lines.log.gz"
+    )
     assert not first.complete
-    with FakeLogzioListener(tokens={TOKEN}) as healthy:
-        second = os_ship(obj, os_client, healthy)
     assert second.complete
-    letters = set()
-    for key in object_storage.names(NAMESPACE, BUCKET, "dead-letter/"):
-        body = object_storage.get(NAMESPACE, BUCKET, key) or b""
-        letters.update(json.loads(x)["raw"] for x in body.splitlines())
+    letters = set(_dead_letter_raws(object_storage))
     assert letters == {f"{{oops {i}}}" for i in range(4, 300, 5)}
-    shipped = [r["id"] for r in failing.accepted] + [r["id"] for r in healthy.accepted]
     assert shipped == [r["id"] for r in recs]
     # 60 rejects, but the positions held stayed near the cap (found by review: the trim
     # only ran once nothing was in flight, i.e. at the end)
@@ -652,13 +654,7 @@ def test_a_dead_letter_write_failing_inside_a_refused_batch_loses_nothing(
         delivered += [r["id"] for r in healthy.accepted]
     assert second.complete
     # THEN every record was delivered or dead-lettered
-    dead = {
-        orjson.loads(letter["raw"])["id"]
-        for key in object_storage.names(NAMESPACE, BUCKET, "dead-letter/")
-        for letter in map(
-            json.loads, (object_storage.get(NAMESPACE, BUCKET, key) or b"").splitlines()
-        )
-    }
+    dead = {orjson.loads(raw)["id"] for raw in _dead_letter_raws(object_storage)}
     assert set(range(120)) - dead - set(delivered) == set()
 
 

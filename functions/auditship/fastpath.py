@@ -60,18 +60,14 @@ def spec_for(normalize: Normalizer, sink: Sink, max_record_bytes: int) -> Spec |
     if fast_spec is None:
         return None
     log_type, max_line = fast_spec()
-    steps = []
-    for container, names in normalize.redact_plan:
-        if not all(n.isascii() and n == n.lower() for n in names):
-            return None  # Unicode case rules are Python's: keep every record there
-        steps.append((tuple(container), tuple(sorted(names))))
+    steps = [(tuple(container), tuple(sorted(names))) for container, names in normalize.redact_plan]
     # A line longer than one request is refused by prepare.prepare: hand those over too.
     max_line = min(max_line, sink.limits.max_bytes)
     spec = (tuple(steps), log_type, max_line, min(max_record_bytes, FAST_MAX_RECORD_BYTES))
-    try:  # the C side checks the plan's size limits: an empty call tells
+    try:  # the C side checks the plan (sizes; names lower-case ASCII): an empty call tells
         _fastprep.prepare(b"", 0, 0, spec, bytearray(), [], [], [])
     except ValueError:
-        return None
+        return None  # e.g. Unicode case rules, which are Python's: keep every record there
     return spec
 
 
@@ -154,10 +150,8 @@ class NativeStage(WindowedStage):
         self._pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="fastprep")
 
     def _start(self, base: int, data: bytes | memoryview) -> Future[Window]:
+        assert self._pool is not None
         obj, normalize, sink = self._args
         return self._pool.submit(
             prepare_window, data, base, obj, normalize, sink, self._max_record, self._spec
         )
-
-    def close(self) -> None:
-        self._pool.shutdown(wait=True, cancel_futures=True)

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import base64
+import json
 from dataclasses import dataclass, field
 from typing import Any
+
+import orjson
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,3 +126,14 @@ class Summary:
             "complete": self.complete,
             "errors": self.errors,
         }
+
+
+def compact_json(value: Any) -> bytes:
+    """`value` as compact JSON. orjson refuses integers beyond 64 bits, lone surrogates
+    (both of which the stdlib parser produces) and nesting past 255 levels; the stdlib
+    encoder then writes them exactly, as ASCII with \\u escapes. NaN and Infinity are not
+    JSON: ValueError. Deeper than Python's recursion limit: RecursionError."""
+    try:
+        return orjson.dumps(value)
+    except orjson.JSONEncodeError:
+        return json.dumps(value, separators=(",", ":"), allow_nan=False).encode()

@@ -23,20 +23,17 @@ Sinks are pickled into the workers, where only `prepare` is called.
 
 from __future__ import annotations
 
-import json
 import multiprocessing
 import re
 import sys
 from collections import deque
 from collections.abc import Iterable, Iterator
-from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures import Executor, Future, ProcessPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
-import orjson
-
 from auditship.errors import AuditShipError
-from auditship.model import ObjectRef, Record, Reject
+from auditship.model import ObjectRef, Record, Reject, compact_json
 from auditship.normalize import Normalizer
 from auditship.repair import Parsed, RecordSplitter
 from auditship.sinks.base import RecordRefused, Sink
@@ -139,17 +136,14 @@ def prepare(
 
 
 def _raw_json(body: Any) -> bytes:
-    """The record's JSON for its dead letter. orjson writes at most 255 levels of nesting
-    and the parser accepts 1,024, so deeper records fall back to the json module."""
+    """The record's JSON for its dead letter. The parser accepts 1,024 levels of nesting,
+    more than the json module's fallback writes within Python's default recursion limit."""
+    limit = sys.getrecursionlimit()
+    sys.setrecursionlimit(max(limit, 10_000))
     try:
-        return orjson.dumps(body)
-    except orjson.JSONEncodeError:
-        limit = sys.getrecursionlimit()
-        sys.setrecursionlimit(max(limit, 10_000))
-        try:
-            return json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
-        finally:
-            sys.setrecursionlimit(limit)
+        return compact_json(body)
+    finally:
+        sys.setrecursionlimit(limit)
 
 
 # Set in each worker by `_init`.
@@ -207,11 +201,8 @@ class WindowCutter:
             return
         self._parts.append(chunk)
         self._held += len(chunk)
-        while not self.stuck and self._held >= self._window:
-            window = self._next_window()
-            if window is None:
-                return
-            yield window
+        if not self.stuck:
+            yield from self.complete()
 
     def _next_window(self) -> tuple[int, memoryview] | None:
         buf = self._join()
@@ -230,8 +221,9 @@ class WindowCutter:
         return base, view[:cut]
 
     def complete(self) -> Iterator[tuple[int, bytes | memoryview]]:
-        """The windows the bytes held so far hold for sure (the stream stops early: what
-        follows them is read again by a resume, and cut the same way then)."""
+        """The windows the bytes held so far hold for sure (what `feed` hands out; also
+        when the stream stops early: what follows is read again by a resume, and cut the
+        same way then)."""
         while self._held >= self._window:
             window = self._next_window()
             if window is None:
@@ -282,6 +274,7 @@ class WindowedStage:
         self._inline: RecordSplitter | None = None  # set when the stream cannot be cut
         self._inline_at = 0  # stream offset of the next byte the splitter gets
         self._inline_held = b""
+        self._pool: Executor | None = None  # set by stages that prepare elsewhere
 
     def _start(self, base: int, data: bytes | memoryview) -> Future[Window]:
         raise NotImplementedError
@@ -352,6 +345,8 @@ class WindowedStage:
     def close(self) -> None:
         for future in self._pending:
             future.cancel()
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
 
 
 class InlineStage(WindowedStage):
@@ -392,7 +387,5 @@ class PoolStage(WindowedStage):
         )
 
     def _start(self, base: int, data: bytes | memoryview) -> Future[Window]:
+        assert self._pool is not None
         return self._pool.submit(prepare_stretch, self._obj, base, bytes(data), self._max_record)
-
-    def close(self) -> None:
-        self._pool.shutdown(wait=True, cancel_futures=True)

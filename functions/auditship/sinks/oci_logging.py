@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import email.utils
 import functools
-import json
 import re
 import threading
 import time
@@ -49,7 +48,7 @@ from auditship.errors import (
     PermanentSinkError,
     RetryableSinkError,
 )
-from auditship.model import ObjectRef, Record
+from auditship.model import ObjectRef, Record, compact_json
 from auditship.sinks.base import BatchLimits, Delivery, Prepared, RecordRefused
 
 # The service documents "each entry should be less than 1 MB" without saying whether MB is
@@ -340,17 +339,11 @@ class OciLoggingSink:
 
 def _compact_json(body: dict[str, Any], record: Record) -> str:
     try:
-        return orjson.dumps(body).decode("utf-8")
-    except orjson.JSONEncodeError:
-        # orjson refuses integers beyond 64 bits and lone surrogates (both of which the
-        # stdlib parser produces); the stdlib encoder writes them exactly, as ASCII with
-        # \u escapes. NaN/Infinity are not JSON: refuse.
-        try:
-            return json.dumps(body, separators=(",", ":"), allow_nan=False)
-        except (TypeError, ValueError, RecursionError) as exc:
-            raise RecordRefused(
-                f"record {record.index} cannot be serialized as JSON: {type(exc).__name__}"
-            ) from None
+        return compact_json(body).decode("utf-8")
+    except (TypeError, ValueError, RecursionError) as exc:
+        raise RecordRefused(
+            f"record {record.index} cannot be serialized as JSON: {type(exc).__name__}"
+        ) from None
 
 
 def _group_by_type(batch: list[Prepared]) -> dict[str, list[LogEntryPayload]]:
