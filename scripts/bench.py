@@ -800,7 +800,8 @@ def _clean_env(python: str) -> dict[str, str]:
 # (py_compile writes even under PYTHONDONTWRITEBYTECODE=1, which only stops the import system).
 _COMPILE_BYTECODE = """
 import py_compile, sys
-import auditship.cli, auditship.sinks.logzio, auditship.sources, auditship.fastpath
+import auditship.entrypoints.cli, auditship.sinks.logzio
+import auditship.sources.object_storage, auditship.transforms.fastpath
 try:
     import auditship.sinks.oci_logging
 except ImportError:
@@ -900,7 +901,7 @@ def _run_in(
     log(f"machine: {info['nproc']} CPUs ({info['cpu']}), {info['mem_gb']} GB, {info['python']}")
     info["bytecode_modules"] = compile_bytecode(python, env)
     info["preparation"] = _cmd_output(
-        [python, "-c", "from auditship import fastpath; print(fastpath.describe())"]
+        [python, "-c", "from auditship.transforms import fastpath; print(fastpath.describe())"]
     )
     log(f"bytecode written for {info['bytecode_modules']} modules the command imports")
     ncpu = len(os.sched_getaffinity(0))

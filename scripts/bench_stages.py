@@ -23,13 +23,13 @@ SCRIPTS = Path(__file__).resolve().parent
 REPO = SCRIPTS.parent
 sys.path.insert(0, str(REPO / "functions"))
 
-from auditship import fastpath  # noqa: E402
-from auditship.decode import decode_stream  # noqa: E402
 from auditship.model import ObjectRef, Record  # noqa: E402
-from auditship.normalize import Normalizer  # noqa: E402
-from auditship.prepare import WindowCutter  # noqa: E402
-from auditship.repair import DEFAULT_MAX_RECORD_BYTES, RecordSplitter  # noqa: E402
 from auditship.sinks.logzio import LogzioSink  # noqa: E402
+from auditship.transforms import fastpath  # noqa: E402
+from auditship.transforms.decode import decode_stream  # noqa: E402
+from auditship.transforms.normalize import Normalizer  # noqa: E402
+from auditship.transforms.prepare import WindowCutter  # noqa: E402
+from auditship.transforms.repair import DEFAULT_MAX_RECORD_BYTES, RecordSplitter  # noqa: E402
 
 try:
     from isal import igzip as _gzip

@@ -12,10 +12,10 @@ import sys
 from pathlib import Path
 
 try:
-    from auditship.cli import run
+    from auditship.entrypoints.cli import run
 except ImportError:  # running from a checkout without `pip install -e .`
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "functions"))
-    from auditship.cli import run
+    from auditship.entrypoints.cli import run
 
 if __name__ == "__main__":
     sys.exit(run())

@@ -7,9 +7,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from auditship.deadletter import DeadLetterReplayReader, DeadLetterWriter, LocalDeadLetterStore
+from auditship.delivery.deadletter import DeadLetterWriter, LocalDeadLetterStore
 from auditship.errors import SourceError
 from auditship.model import ObjectRef, Reject
+from auditship.sources.replay import DeadLetterReplayReader
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 

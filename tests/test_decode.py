@@ -10,8 +10,8 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from auditship import decode
-from auditship.decode import MAX_FAULT_RAW_BYTES, DecodeFault, decode_stream
+from auditship.transforms import decode
+from auditship.transforms.decode import MAX_FAULT_RAW_BYTES, DecodeFault, decode_stream
 from hypothesis import given, settings
 from hypothesis import strategies as st
 

@@ -15,11 +15,11 @@ from typing import Any
 import orjson
 import pytest
 from auditgen import records, render
-from auditship import fastpath
 from auditship.model import ObjectRef
-from auditship.normalize import NormalizeOptions, Normalizer
-from auditship.prepare import OTHER, RECORD, Window, WindowCutter, prepare_window_py
 from auditship.sinks.logzio import LogzioSink
+from auditship.transforms import fastpath
+from auditship.transforms.normalize import NormalizeOptions, Normalizer
+from auditship.transforms.prepare import OTHER, RECORD, Window, WindowCutter, prepare_window_py
 from conftest import TOKEN
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
@@ -97,11 +97,11 @@ def outline(window: Window) -> list[Any]:
             item = next(others)
             assert item.offset == offset
             rej = item.reject
-            out.append(
-                (item.kind, offset, item.reason, item.raw)
-                if rej is None
-                else ("reject", offset, rej.offset, rej.reason, rej.raw)
-            )
+            if rej is None:
+                out.append(("filtered", offset))
+            else:  # a record the sink cannot take, or bytes that are not one
+                what = "refused" if rej.stage == "sink" else "reject"
+                out.append((what, offset, rej.offset, rej.kind, rej.reason, rej.raw))
     assert next(others, None) is None
     return out
 

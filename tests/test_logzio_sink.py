@@ -7,9 +7,10 @@ import gzip
 import orjson
 import pytest
 import requests
+from auditship.delivery.batcher import Batcher
 from auditship.errors import CredentialsRejectedError, PermanentSinkError, RetryableSinkError
 from auditship.model import ObjectRef, Record
-from auditship.sinks.base import Prepared, RecordRefused
+from auditship.sinks.base import Prepared
 from auditship.sinks.logzio import LogzioSink
 from conftest import TOKEN
 from fakes import FakeLogzioListener
@@ -44,10 +45,13 @@ def test_prepare_adds_only_documented_keys() -> None:
     assert b"\n" not in p.payload
 
 
-def test_prepare_refuses_a_line_over_the_listener_limit() -> None:
+def test_a_line_over_the_listener_limit_is_refused_by_the_batcher() -> None:
     sink = LogzioSink("http://127.0.0.1:9", "tok", max_line_bytes=1000)
-    with pytest.raises(RecordRefused, match="at most 1000 bytes"):
-        sink.prepare(Record(0, 0, {"big": "x" * 2000}, None), OBJ)
+    line = sink.prepare(Record(0, 0, {"big": "x" * 2000}, None), OBJ)
+    reason = Batcher(sink.limits).refusal(line.size)
+    assert reason is not None
+    assert "at most 1000 bytes per line" in reason
+    assert Batcher(sink.limits).refusal(1000) is None
 
 
 def test_gzip_ndjson_batch_is_accepted_over_one_connection(listener: FakeLogzioListener) -> None:

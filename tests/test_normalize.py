@@ -7,7 +7,7 @@ from typing import Any
 
 from auditgen import records
 from auditship.config import Settings
-from auditship.normalize import REDACTED, NormalizeOptions, Normalizer, epoch_to_rfc3339
+from auditship.transforms.normalize import REDACTED, NormalizeOptions, Normalizer, epoch_to_rfc3339
 from hypothesis import given
 from hypothesis import strategies as st
 

@@ -12,18 +12,22 @@ from typing import Any
 import orjson
 import pytest
 from auditgen import records, render
-from auditship.deadletter import (
+from auditship.deadline import Deadline
+from auditship.delivery.deadletter import (
     DeadLetterWriter,
     LocalDeadLetterStore,
     ObjectStorageDeadLetterStore,
 )
-from auditship.deadline import Deadline
-from auditship.ledger import NullLedger, ObjectStorageLedger
 from auditship.model import ObjectRef, Summary
-from auditship.normalize import Normalizer
-from auditship.pipeline import RetryPolicy, ShipOptions, ship_object
+from auditship.pipeline import ShipOptions
+from auditship.retry import RetryPolicy
+from auditship.shipping import ship_object
 from auditship.sinks.logzio import LogzioSink
-from auditship.sources import LocalReader, ObjectStorageReader
+from auditship.sources.local import LocalReader
+from auditship.sources.object_storage import ObjectStorageReader
+from auditship.state.accounting import Accounting
+from auditship.state.ledger import NullLedger, ObjectStorageLedger
+from auditship.transforms.normalize import Normalizer
 from conftest import BUCKET, NAMESPACE, TOKEN
 from fakes import FakeLogzioListener, FakeObjectStorage
 from hypothesis import HealthCheck, given, settings
@@ -421,21 +425,21 @@ def test_dead_letter_positions_kept_for_the_marker_stay_bounded(
     still list (here 4, so it trims past 8): records still arrive exactly once, and every
     bad line is dead-lettered (those past the listed ones may be written twice, as the
     README says)."""
-    import auditship.ledger
-    import auditship.pipeline
+    import auditship.state.accounting
+    import auditship.state.ledger
 
-    monkeypatch.setattr(auditship.pipeline, "MAX_LISTED_DEAD_LETTERS", 4)
-    monkeypatch.setattr(auditship.ledger, "MAX_LISTED_DEAD_LETTERS", 4)
+    monkeypatch.setattr(auditship.state.accounting, "MAX_LISTED_DEAD_LETTERS", 4)
+    monkeypatch.setattr(auditship.state.ledger, "MAX_LISTED_DEAD_LETTERS", 4)
     # parts of ~2 letters, so positions pile up during the run (4 MiB parts otherwise)
     monkeypatch.setattr(DeadLetterWriter.__init__, "__defaults__", (200,))
     peak = [0]
-    flush = DeadLetterWriter.flush
+    written_now = Accounting._written_now
 
-    def counting_flush(self: DeadLetterWriter) -> None:
-        flush(self)
-        peak[0] = max(peak[0], len(self.written))
+    def counting(self: Accounting, positions: list[int]) -> None:
+        written_now(self, positions)
+        peak[0] = max(peak[0], self.letter_positions_held)
 
-    monkeypatch.setattr(DeadLetterWriter, "flush", counting_flush)
+    monkeypatch.setattr(Accounting, "_written_now", counting)
     first, second, recs, shipped = _ship_bad_lines_across_an_outage(
         object_storage, os_client, seed=33, every=5, name="many-bad-lines.log.gz"
     )

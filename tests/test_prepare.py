@@ -10,17 +10,19 @@ from typing import Any
 
 import orjson
 from auditgen import records, render
-from auditship import fastpath
-from auditship.deadletter import LocalDeadLetterStore
 from auditship.deadline import Deadline
-from auditship.fastpath import NativeStage
-from auditship.ledger import NullLedger
+from auditship.delivery.deadletter import LocalDeadLetterStore
 from auditship.model import ObjectRef
-from auditship.normalize import Normalizer
-from auditship.pipeline import RetryPolicy, ShipOptions, ship_object
-from auditship.prepare import RECORD, InlineStage, PoolStage, WindowCutter
+from auditship.pipeline import ShipOptions
+from auditship.retry import RetryPolicy
+from auditship.shipping import ship_object
 from auditship.sinks.logzio import LogzioSink
-from auditship.sources import LocalReader
+from auditship.sources.local import LocalReader
+from auditship.state.ledger import NullLedger
+from auditship.transforms import fastpath
+from auditship.transforms.fastpath import NativeStage
+from auditship.transforms.normalize import Normalizer
+from auditship.transforms.prepare import RECORD, InlineStage, PoolStage, WindowCutter
 from conftest import TOKEN
 from fakes import FakeLogzioListener
 from hypothesis import example, given, settings
@@ -145,7 +147,7 @@ def _items(stage: Any, data: bytes, chunk: int) -> list[tuple[Any, ...]]:
                 out.append(("record", offset, orjson.loads(payload)))
             else:
                 item = next(others)
-                out.append((item.kind, offset, item.reject.raw if item.reject else item.raw))
+                out.append((item.kind, offset, item.reject.raw if item.reject else b""))
     return out
 
 

@@ -8,7 +8,7 @@ from typing import Any
 import orjson
 from auditgen import LAYOUTS, records, render
 from auditship.model import Reject
-from auditship.repair import split_records
+from auditship.transforms.repair import split_records
 from hypothesis import given, settings
 from hypothesis import strategies as st
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from auditship.errors import ConfigError
-from auditship.normalize import DEFAULT_REDACT_PATHS
+from auditship.transforms.normalize import DEFAULT_REDACT_PATHS
 
 LOGZIO_MAX_BODY_BYTES = 10_485_760  # documented listener limit for one request
 LOGZIO_MAX_LINE_BYTES = 500_000  # documented listener limit for one line

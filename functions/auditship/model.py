@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import json
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import Any
 
 import orjson
@@ -48,12 +49,28 @@ class Record:
     event_time: str | None = None
 
 
+class RejectKind(StrEnum):
+    """Why something was rejected, for code (the `reason` beside it is for people)."""
+
+    NOT_JSON = "not-json"  # bytes that are not a JSON object
+    CUT_OFF = "cut-off"  # the stream ends inside a record
+    DOUBTFUL = "doubtful"  # an empty object right after junk: most likely cut from a string
+    TOO_LARGE = "too-large"  # a stretch, line, entry or record over a limit
+    TOO_DEEP = "too-deep"  # nested deeper than a sink's serializer writes
+    UNWRITABLE = "unwritable"  # a value the sink's format cannot hold
+    SINK_REFUSED = "sink-refused"  # the sink answered that it will not take it (400, 413)
+    DECODE_DAMAGE = "decode-damage"  # compressed bytes that could not be decoded
+
+
 @dataclass(slots=True)
 class Reject:
     """Something that could not be delivered, with why. Goes to the dead letter.
 
-    `raw` holds the bytes as read (for a parse failure) or the serialized record (for a
-    record a sink refused). `index` is the position in object order where known.
+    `kind` is what code branches on; `reason` explains it to people. `raw` holds the bytes
+    as read (for a parse failure) or the serialized record (for a record a sink refused).
+    `index` is the position in object order where known. `stage` says where it was
+    rejected: "decode", "repair" (bytes that are not a record) or "sink" (a whole record
+    the sink cannot take: the only letters a replay ships again).
     """
 
     object_name: str
@@ -62,6 +79,7 @@ class Reject:
     raw: bytes = b""
     index: int | None = None
     stage: str = "repair"
+    kind: RejectKind = RejectKind.NOT_JSON
 
     def to_json_dict(self) -> dict[str, Any]:
         try:
@@ -73,6 +91,7 @@ class Reject:
             "offset": self.offset,
             "index": self.index,
             "stage": self.stage,
+            "kind": str(self.kind),
             "reason": self.reason,
         }
         if text is not None:
@@ -130,10 +149,55 @@ class Summary:
 
 def compact_json(value: Any) -> bytes:
     """`value` as compact JSON. orjson refuses integers beyond 64 bits, lone surrogates
-    (both of which the stdlib parser produces) and nesting past 255 levels; the stdlib
-    encoder then writes them exactly, as ASCII with \\u escapes. NaN and Infinity are not
-    JSON: ValueError. Deeper than Python's recursion limit: RecursionError."""
+    (both of which the stdlib parser produces) and nesting past 255 levels; those are
+    written exactly by `_compact_json_any_depth`, as ASCII with \\u escapes, at any depth.
+    NaN and Infinity are not JSON: ValueError; other types: TypeError."""
     try:
         return orjson.dumps(value)
     except orjson.JSONEncodeError:
-        return json.dumps(value, separators=(",", ":"), allow_nan=False).encode()
+        return _compact_json_any_depth(value).encode("ascii")
+
+
+_encode_string = json.encoder.encode_basestring_ascii
+
+
+def _compact_json_any_depth(value: Any) -> str:
+    """The stdlib encoder's output (compact, ASCII) without recursion, so no depth is too
+    deep and no process-wide recursion limit has to change (threads prepare records)."""
+    parts: list[str] = []
+    # A stack of values still to write and literal text, in reverse order.
+    todo: list[tuple[bool, Any]] = [(False, value)]
+    while todo:
+        is_text, item = todo.pop()
+        if is_text:
+            parts.append(item)
+        elif isinstance(item, str):
+            parts.append(_encode_string(item))
+        elif item is None or isinstance(item, bool):
+            parts.append("null" if item is None else ("true" if item else "false"))
+        elif isinstance(item, int):
+            parts.append(int.__repr__(item))
+        elif isinstance(item, float):
+            if item != item or item in (float("inf"), float("-inf")):
+                raise ValueError(f"{item!r} is not JSON")
+            parts.append(float.__repr__(item))
+        elif isinstance(item, dict):
+            parts.append("{")
+            todo.append((True, "}"))
+            entries = list(item.items())
+            for n in range(len(entries) - 1, -1, -1):
+                key, member = entries[n]
+                if not isinstance(key, str):
+                    raise TypeError(f"keys must be str, not {type(key).__name__}")
+                todo.append((False, member))
+                todo.append((True, ("," if n else "") + _encode_string(key) + ":"))
+        elif isinstance(item, list | tuple):
+            parts.append("[")
+            todo.append((True, "]"))
+            for n in range(len(item) - 1, -1, -1):
+                todo.append((False, item[n]))
+                if n:
+                    todo.append((True, ","))
+        else:
+            raise TypeError(f"{type(item).__name__} is not JSON serializable")
+    return "".join(parts)

@@ -4,6 +4,6 @@ The code lives in the shared package `auditship` (functions/auditship); run
 `python scripts/vendor_core.py` before `fn deploy` to copy it into this folder.
 """
 
-from auditship.handler import make_handler
+from auditship.entrypoints.handler import make_handler
 
 handler = make_handler("logzio")

@@ -1,18 +1,22 @@
 """The contract every sink implements.
 
 The pipeline asks a sink to `prepare` each record (serialize it the way the sink wants it
-and measure it), packs prepared items into batches within the sink's `limits`, and hands
-each batch to `send`, in object order, one at a time.
+and measure it), packs prepared items into batches within the sink's `limits` (the
+batcher, `delivery.batcher`, also refuses records no request can carry), and hands each
+batch to `send`, in stream order, one at a time.
 
-- `prepare` raises `RecordRefused` for a record the sink can never accept (e.g. larger
-  than the sink's per-record limit); the pipeline dead-letters it with that reason.
+- `prepare` raises `RecordRefused` (with a `RejectKind`) for a record the sink can never
+  accept; the pipeline dead-letters it with that reason.
 - `send` returns a `Delivery` when the request was answered. A partial refusal (e.g.
   Logz.io's 400 with line counts) is a Delivery with `refused > 0`; the pipeline
   dead-letters the batch's records with `refused_reason` so nothing is lost silently.
 - `send` raises `RetryableSinkError` for a failure worth retrying; the pipeline owns the
-  retry loop (backoff, jitter, `retry_after`, the deadline), so a sink makes one attempt.
+  retry loop (`retry.call_with_retry`: backoff, jitter, `retry_after`, the deadline), so
+  a sink makes one attempt, within the `timeout` it is given.
 - `send` raises `PermanentSinkError` when retrying the same batch cannot help, and
   `CredentialsRejectedError` when nothing will get through (stops the call).
+- `letter(payload)` is how a prepared record is kept in a dead letter: bytes that a
+  replay (`--dead-letters`) can ship again as one record.
 - Nothing a sink raises or returns may contain a secret.
 """
 
@@ -21,21 +25,18 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from auditship.model import ObjectRef, Record
+from auditship.delivery.batcher import BatchLimits
+from auditship.model import ObjectRef, Record, RejectKind
+
+__all__ = ["BatchLimits", "Delivery", "Prepared", "RecordRefused", "Sink"]
 
 
 class RecordRefused(Exception):
     """`prepare` cannot turn this record into something the sink accepts."""
 
-
-@dataclass(frozen=True, slots=True)
-class BatchLimits:
-    """Bounds for one request. `max_bytes` counts `Prepared.size` plus `separator_bytes`
-    per item after the first; `max_items` counts items."""
-
-    max_bytes: int
-    max_items: int
-    separator_bytes: int = 0
+    def __init__(self, reason: str, kind: RejectKind = RejectKind.UNWRITABLE) -> None:
+        super().__init__(reason)
+        self.kind = kind
 
 
 @dataclass(slots=True)
@@ -62,5 +63,7 @@ class Sink(Protocol):
     def prepare(self, record: Record, obj: ObjectRef) -> Prepared: ...
 
     def send(self, batch: list[Prepared], obj: ObjectRef, timeout: float) -> Delivery: ...
+
+    def letter(self, payload: Any) -> bytes: ...
 
     def close(self) -> None: ...

@@ -5,8 +5,9 @@
   `type` override the URL's, so it has to be in the record) and `eventType` (the record's
   original CloudEvents `type`, e.g. com.oraclecloud.ComputeApi.LaunchInstance, when the
   record has no `eventType` of its own - the Audit API shape already uses that name).
-- A line longer than the listener's 500,000-byte limit is refused here and dead-lettered
-  whole (Logz.io would drop it); nothing is truncated.
+- A line longer than the listener's 500,000-byte limit is refused by the batcher (the
+  sink's `limits.max_item_bytes`) and dead-lettered whole (Logz.io would drop it);
+  nothing is truncated.
 - One request per batch, gzip-compressed (`Content-Encoding: gzip`), through one
   persistent `requests.Session`. Batches are bounded in uncompressed bytes so the limit
   holds whether Logz.io measures before or after compression.
@@ -36,7 +37,8 @@ from auditship.errors import (
     RetryableSinkError,
     SourceError,
 )
-from auditship.model import ObjectRef, Record
+from auditship.model import ObjectRef, Record, RejectKind
+from auditship.retry import parse_retry_after
 from auditship.sinks.base import BatchLimits, Delivery, Prepared, RecordRefused
 
 try:  # pragma: no cover - platform dependent
@@ -47,15 +49,6 @@ except ImportError:  # pragma: no cover
 log = logging.getLogger(__name__)
 
 _RETRYABLE_STATUS = frozenset({408, 429, 500, 502, 503, 504})
-
-
-def parse_retry_after(value: str | None) -> float | None:
-    if not value:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        return None  # HTTP-date form: fall back to our own backoff
 
 
 class LogzioSink:
@@ -78,10 +71,15 @@ class LogzioSink:
         # minutes by its reader), so a rotated token takes effect in a warm container.
         self._token = token
         self._type = log_type
-        self._max_line = max_line_bytes
         self._level = compress_level
         self._session = session or requests.Session()
-        self.limits = BatchLimits(max_bytes=max_batch_bytes, max_items=1_000_000, separator_bytes=1)
+        self.limits = BatchLimits(
+            max_bytes=max_batch_bytes,
+            max_items=1_000_000,
+            separator_bytes=1,
+            max_item_bytes=max_line_bytes,
+            item_name="line",
+        )
 
     def __getstate__(self) -> dict[str, Any]:
         # Pickled into record-preparation workers, which only call `prepare`: no token or
@@ -94,9 +92,9 @@ class LogzioSink:
     def __repr__(self) -> str:  # never show the token
         return f"LogzioSink(host={self._host!r}, type={self._type!r})"
 
-    def fast_spec(self) -> tuple[str, int]:
-        """(type, longest line) for the C fast path, which repeats `prepare` (fastpath.py)."""
-        return self._type, self._max_line
+    def fast_spec(self) -> str:
+        """The log type, for the C fast path, which repeats `prepare` (fastpath.py)."""
+        return self._type
 
     def prepare(self, record: Record, obj: ObjectRef) -> Prepared:
         body: dict[str, Any] = record.body
@@ -109,13 +107,13 @@ class LogzioSink:
         try:
             line = orjson.dumps(body)
         except orjson.JSONEncodeError as exc:  # e.g. nested deeper than orjson writes
-            raise RecordRefused(f"record cannot be written as one JSON line: {exc}") from None
-        if len(line) > self._max_line:
             raise RecordRefused(
-                f"record is {len(line)} bytes as one line; Logz.io accepts at most "
-                f"{self._max_line} bytes per line"
-            )
+                f"record cannot be written as one JSON line: {exc}", RejectKind.UNWRITABLE
+            ) from None
         return Prepared(record.index, line, len(line))
+
+    def letter(self, payload: Any) -> bytes:
+        return bytes(payload)
 
     def _current_token(self) -> str:
         if not callable(self._token):

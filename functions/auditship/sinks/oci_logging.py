@@ -29,11 +29,9 @@ than the HTTP request itself (see the test module's benchmark note).
 
 from __future__ import annotations
 
-import email.utils
 import functools
 import re
 import threading
-import time
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -48,7 +46,8 @@ from auditship.errors import (
     PermanentSinkError,
     RetryableSinkError,
 )
-from auditship.model import ObjectRef, Record, compact_json
+from auditship.model import ObjectRef, Record, RejectKind, compact_json
+from auditship.retry import parse_retry_after
 from auditship.sinks.base import BatchLimits, Delivery, Prepared, RecordRefused
 
 # The service documents "each entry should be less than 1 MB" without saying whether MB is
@@ -96,8 +95,8 @@ class LogEntryPayload:
 
     The dataclass fields are the LogEntry's own (`data`: the record's compact JSON, `id`,
     `time`: canonical RFC 3339 UTC milliseconds or None to inherit the batch's
-    `defaultlogentrytime`), so `orjson.dumps(payload)` (how the pipeline dead-letters a
-    refused batch) gives the same `{"data", "id", "time"}` document as the SDK's LogEntry.
+    `defaultlogentrytime`), so `orjson.dumps(payload)` gives the same `{"data", "id",
+    "time"}` document as the SDK's LogEntry.
     `type` (the LogEntryBatch it belongs to) and `entry_json` (the exact wire JSON of the
     entry object) are extra slots, not fields, so they stay out of that document.
     """
@@ -204,14 +203,16 @@ class OciLoggingSink:
             raise RecordRefused(
                 f"PutLogs entry is {len(entry_json)} bytes serialized; the limit is "
                 f"{self.max_entry_bytes} bytes (service: each entry under "
-                f"{ENTRY_LIMIT_BYTES} bytes)"
+                f"{ENTRY_LIMIT_BYTES} bytes)",
+                RejectKind.TOO_LARGE,
             )
         size = len(entry_json) + _batch_overhead(self._source_json, rtype, str(obj))
         if size > self.limits.max_bytes:
             # Only reachable with an enormous type or object name: it could never be sent.
             raise RecordRefused(
                 f"PutLogs entry with its batch framing is {size} bytes; a request may carry "
-                f"at most {self.limits.max_bytes} bytes of batches"
+                f"at most {self.limits.max_bytes} bytes of batches",
+                RejectKind.TOO_LARGE,
             )
         return Prepared(
             record_index=record.index,
@@ -319,6 +320,12 @@ class OciLoggingSink:
                 base_client.timeout = saved
         return Delivery(accepted=len(batch))
 
+    def letter(self, payload: Any) -> bytes:
+        """A refused entry's `data` (the record's compact JSON), so a replay needs no
+        unwrapping."""
+        entry: LogEntryPayload = payload
+        return entry.data.encode("utf-8", "surrogatepass")
+
     def __getstate__(self) -> dict[str, Any]:
         # Pickled into record-preparation workers, which only call `prepare`: the SDK
         # client (signer, session) and the lock stay in this process.
@@ -424,27 +431,13 @@ def _safe_service_message(message: object) -> str:
 
 
 def _retry_after(headers: Any) -> float | None:
-    """Seconds from a Retry-After header (delta-seconds or HTTP-date), or None."""
+    """Seconds from a Retry-After header, or None."""
     if not headers:
         return None
     try:
-        raw = headers.get("retry-after") or headers.get("Retry-After")
+        return parse_retry_after(headers.get("retry-after") or headers.get("Retry-After"))
     except AttributeError:
         return None
-    if not raw:
-        return None
-    raw = str(raw).strip()
-    try:
-        return max(0.0, float(raw))
-    except ValueError:
-        pass
-    try:
-        when = email.utils.parsedate_to_datetime(raw)
-    except (TypeError, ValueError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return max(0.0, when.timestamp() - time.time())
 
 
 def _transport_kind(exc: Exception) -> str:

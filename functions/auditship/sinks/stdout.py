@@ -7,8 +7,9 @@ shipment. Always accepts; used by the operator command and the bundled sample.
 from __future__ import annotations
 
 import sys
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
+from auditship.config import LOGZIO_MAX_LINE_BYTES
 from auditship.model import ObjectRef, Record
 from auditship.sinks.base import BatchLimits, Delivery, Prepared
 from auditship.sinks.logzio import LogzioSink
@@ -21,7 +22,13 @@ class StdoutSink:
         self._stream = stream if stream is not None else sys.stdout.buffer
         # Same line format as Logz.io; the token is never used.
         self._format = LogzioSink("http://unused.invalid", "", log_type=log_type)
-        self.limits = BatchLimits(max_bytes=1024 * 1024, max_items=10_000, separator_bytes=1)
+        self.limits = BatchLimits(
+            max_bytes=1024 * 1024,
+            max_items=10_000,
+            separator_bytes=1,
+            max_item_bytes=LOGZIO_MAX_LINE_BYTES,
+            item_name="line",
+        )
 
     def prepare(self, record: Record, obj: ObjectRef) -> Prepared:
         return self._format.prepare(record, obj)
@@ -29,6 +36,9 @@ class StdoutSink:
     def send(self, batch: list[Prepared], obj: ObjectRef, timeout: float) -> Delivery:
         self._stream.write(b"".join([p.payload + b"\n" for p in batch]))
         return Delivery(accepted=len(batch))
+
+    def letter(self, payload: Any) -> bytes:
+        return bytes(payload)
 
     def close(self) -> None:
         self._stream.flush()

@@ -19,7 +19,7 @@ import orjson
 
 from auditship.errors import PayloadError, SourceError
 from auditship.model import ObjectRef
-from auditship.sources import parse_source
+from auditship.sources.address import parse_source
 
 CREATE_OBJECT = "com.oraclecloud.objectstorage.createobject"
 

@@ -31,7 +31,7 @@ from typing import Any
 
 import orjson
 
-from auditship.model import Reject
+from auditship.model import Reject, RejectKind
 
 # `}` then any run of whitespace and array punctuation, then `{`.
 _CANDIDATE = re.compile(rb"\}[\s,\[\]]*\{")
@@ -39,6 +39,7 @@ _SEPARATORS = b" \t\r\n,[]"
 DEFAULT_MAX_RECORD_BYTES = 8 * 1024 * 1024
 # After this many cuts inside one record's strings, find its end with one full scan.
 _MAX_EXTENSIONS = 16
+_CUT_OFF = "record is cut off: the stream ends inside it"
 _DOUBTFUL = (
     "empty JSON object right after bytes that are not JSON, on the same line: most likely "
     "cut from a string of the broken record before it, so it is not shipped as a record"
@@ -95,9 +96,10 @@ class RecordSplitter:
         self._buf = b""
 
     # -- internals ---------------------------------------------------------------------
-    def _reject(self, start: int, end: int, reason: str) -> Reject:
+    def _reject(self, start: int, end: int, reason: str, kind: RejectKind) -> Reject:
         self._unsure_from = self._base + end
-        return Reject(self.object_name, self._base + start, reason, bytes(self._buf[start:end]))
+        raw = bytes(self._buf[start:end])
+        return Reject(self.object_name, self._base + start, reason, raw, kind=kind)
 
     def _doubtful(self, record: dict[str, Any], pos: int) -> bool:
         """True for an empty object that follows bytes that were not JSON on the same line.
@@ -135,7 +137,9 @@ class RecordSplitter:
         end = nxt
         while end > pos and buf[end - 1] in _SEPARATORS:
             end -= 1
-        return nxt, self._reject(pos, end, "bytes between records are not JSON objects")
+        return nxt, self._reject(
+            pos, end, "bytes between records are not JSON objects", RejectKind.NOT_JSON
+        )
 
     def _drain(self, final: bool) -> Iterator[Parsed | Reject]:
         buf = self._buf
@@ -187,7 +191,9 @@ class RecordSplitter:
                                 scanned = True
                                 record_end, obj = found
                                 if self._doubtful(obj, pos):  # pragma: no cover - non-empty
-                                    yield self._reject(pos, record_end, _DOUBTFUL)
+                                    yield self._reject(
+                                        pos, record_end, _DOUBTFUL, RejectKind.DOUBTFUL
+                                    )
                                 else:
                                     yield (base + pos, obj)
                                 pos, rej = self._skip_to_object(record_end, final)
@@ -213,14 +219,14 @@ class RecordSplitter:
             if scanned:
                 continue  # emitted by the scan above; `pos` is past it
             if cut_off:
-                yield self._reject(pos, end, "record is cut off: the stream ends inside it")
+                yield self._reject(pos, end, _CUT_OFF, RejectKind.CUT_OFF)
                 pos = n
                 break
             if obj is not None:
                 if type(obj) is not dict:  # pragma: no cover - `{`...`}` parses to a dict
-                    yield self._reject(pos, end, "record is not a JSON object")
+                    yield self._reject(pos, end, "record is not a JSON object", RejectKind.NOT_JSON)
                 elif self._doubtful(obj, pos):
-                    yield self._reject(pos, end, _DOUBTFUL)
+                    yield self._reject(pos, end, _DOUBTFUL, RejectKind.DOUBTFUL)
                 else:
                     yield (base + pos, obj)
                 pos = nxt
@@ -233,7 +239,7 @@ class RecordSplitter:
             if salvaged is not None:
                 used, rec = salvaged
                 if self._doubtful(rec, pos):
-                    yield self._reject(pos, pos + used, _DOUBTFUL)
+                    yield self._reject(pos, pos + used, _DOUBTFUL, RejectKind.DOUBTFUL)
                 else:
                     yield (base + pos, rec)
                 pos += used
@@ -241,7 +247,7 @@ class RecordSplitter:
                 if rej is not None:
                     yield rej
                 continue
-            yield self._reject(pos, first_end, self._reason(pos, first_end))
+            yield self._reject(pos, first_end, *self._reason(pos, first_end))
             pos = first_next
             i += 1
         tail = n
@@ -250,7 +256,8 @@ class RecordSplitter:
         if not final and tail - pos > limit:
             # No record boundary within the limit: reject what we hold so memory stays
             # bounded; the remainder of that stretch follows as further rejects.
-            yield self._reject(pos, n, f"no complete JSON record within {limit} bytes")
+            reason = f"no complete JSON record within {limit} bytes"
+            yield self._reject(pos, n, reason, RejectKind.TOO_LARGE)
             pos = n
         self._keep_from(pos)
 
@@ -295,20 +302,21 @@ class RecordSplitter:
         except orjson.JSONDecodeError:
             return None
 
-    def _reason(self, start: int, end: int) -> str:
+    def _reason(self, start: int, end: int) -> tuple[str, RejectKind]:
         if end - start > self.max_record_bytes:
-            return f"no complete JSON record within {self.max_record_bytes} bytes"
+            limit = self.max_record_bytes
+            return f"no complete JSON record within {limit} bytes", RejectKind.TOO_LARGE
         piece = self._buf[start:end]
         try:
             orjson.loads(piece)
         except orjson.JSONDecodeError as exc:
             if _ran_off_the_end(exc, piece):
-                return "record is cut off: the stream ends inside it"
+                return _CUT_OFF, RejectKind.CUT_OFF
             # orjson counts characters; report the byte offset of that character
             chars = bytes(piece).decode("utf-8", "surrogateescape")[: exc.pos]
             at = self._base + start + len(chars.encode("utf-8", "surrogateescape"))
-            return f"invalid JSON at decompressed byte {at}: {exc.msg}"
-        return "invalid JSON"  # pragma: no cover
+            return f"invalid JSON at decompressed byte {at}: {exc.msg}", RejectKind.NOT_JSON
+        return "invalid JSON", RejectKind.NOT_JSON  # pragma: no cover
 
     def _keep_from(self, pos: int) -> None:
         buf = self._buf

@@ -1,115 +1,22 @@
-"""Dead letters: every record that cannot be delivered, with its reason, kept durably.
+"""Dead-letter parts read back as the records they hold (`--dead-letters`).
 
-Rejects are buffered as NDJSON (one `Reject.to_json_dict()` per line) and written in parts
-of at most `part_bytes`, so memory stays bounded however many records fail. A part is
-written before the pipeline counts its records as handled; a failed write fails the call.
-
-Layout: `<prefix><object name>/<run id>-<part>.ndjson` (Object Storage: in the same bucket
-as the object; local: under a folder, with `/` in the object name kept as sub-folders).
+See `DeadLetterReplayReader`. The parts are what `delivery.deadletter.DeadLetterWriter`
+writes: one letter (`Reject.to_json_dict()`) per line.
 """
 
 from __future__ import annotations
 
 import base64
 import logging
-import os
-import time
-import uuid
 from collections.abc import Iterator
-from typing import Any, Protocol
+from typing import Protocol
 
 import orjson
 
 from auditship.errors import SourceError
-from auditship.model import ObjectRef, Reject
-from auditship.sources import put_small_object
+from auditship.model import ObjectRef
 
 log = logging.getLogger(__name__)
-
-
-class DeadLetterStore(Protocol):
-    def put(self, obj: ObjectRef, key: str, body: bytes) -> str:
-        """Store `body` under `key` for `obj`; return where it went (for the summary)."""
-        ...
-
-
-class LocalDeadLetterStore:
-    def __init__(self, folder: str) -> None:
-        self.folder = folder
-
-    def put(self, obj: ObjectRef, key: str, body: bytes) -> str:
-        base = os.path.basename(obj.name) or "object"
-        path = os.path.join(self.folder, f"{base}.{key}")
-        os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
-        tmp = path + ".tmp"
-        with open(tmp, "wb") as f:
-            f.write(body)
-        os.replace(tmp, path)
-        return path
-
-
-class ObjectStorageDeadLetterStore:
-    def __init__(self, client: Any, prefix: str) -> None:
-        self._client = client
-        self.prefix = prefix
-
-    def put(self, obj: ObjectRef, key: str, body: bytes) -> str:
-        name = f"{self.prefix}{obj.name}/{key}"
-        put_small_object(
-            self._client, obj, name, body, "application/x-ndjson", f"writing dead letter {name}"
-        )
-        return f"oci://{obj.namespace}/{obj.bucket}/{name}"
-
-
-class DeadLetterWriter:
-    """Collects rejects for one object and writes them in parts."""
-
-    def __init__(self, store: DeadLetterStore, obj: ObjectRef, part_bytes: int = 4 << 20):
-        self._store = store
-        self._obj = obj
-        self._part_bytes = part_bytes
-        self._lines: list[bytes] = []
-        self._size = 0
-        self._part = 0
-        self._run = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime()) + "-" + uuid.uuid4().hex[:8]
-        self.count = 0  # rejects written durably
-        self.written: list[int] = []  # their object-order indices (where known)
-        self._indices: list[int] = []  # indices of the rejects in `_lines`
-        # Lowest object-order index among rejects not yet written: a checkpoint must not
-        # move past it, or a failed write would lose them.
-        self.first_pending_index: int | None = None
-        self.locations: list[str] = []
-
-    @property
-    def pending(self) -> int:
-        return len(self._lines)
-
-    def add(self, reject: Reject) -> None:
-        if reject.index is not None and (
-            self.first_pending_index is None or reject.index < self.first_pending_index
-        ):
-            self.first_pending_index = reject.index
-        line = orjson.dumps(reject.to_json_dict())
-        self._lines.append(line)
-        if reject.index is not None:
-            self._indices.append(reject.index)
-        self._size += len(line) + 1
-        if self._size >= self._part_bytes:
-            self.flush()
-
-    def flush(self) -> None:
-        if not self._lines:
-            return
-        body = b"\n".join(self._lines) + b"\n"
-        key = f"{self._run}-{self._part:04d}.ndjson"
-        self.locations.append(self._store.put(self._obj, key, body))
-        self._part += 1
-        self.count += len(self._lines)
-        self.written.extend(self._indices)
-        self._indices = []
-        self._lines = []
-        self._size = 0
-        self.first_pending_index = None
 
 
 class Reader(Protocol):

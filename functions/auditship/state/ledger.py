@@ -30,7 +30,7 @@ from typing import Any, Protocol
 import orjson
 
 from auditship.model import ObjectRef
-from auditship.sources import get_small_object, get_small_object_with_etag, put_small_object
+from auditship.objectstore import get_small_object, get_small_object_with_etag, put_small_object
 
 MAX_LISTED_DEAD_LETTERS = 10_000  # past that, a re-run may write some dead letters again
 

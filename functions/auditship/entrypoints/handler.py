@@ -24,17 +24,18 @@ from typing import Any
 
 import orjson
 
-from auditship import fastpath
 from auditship.config import Settings
-from auditship.deadletter import ObjectStorageDeadLetterStore
 from auditship.deadline import Deadline
+from auditship.delivery.deadletter import ObjectStorageDeadLetterStore
+from auditship.entrypoints.events import parse_invocation
+from auditship.entrypoints.wiring import build_sink, normalizer_for, ship_options_for
 from auditship.errors import AuditShipError
-from auditship.events import parse_invocation
-from auditship.ledger import ObjectStorageLedger
 from auditship.logs import configure_logging
 from auditship.oci_clients import OciClients
-from auditship.runner import Runtime, build_sink, normalizer_for, ship_all, ship_options_for
-from auditship.sources import ObjectStorageReader
+from auditship.shipping import Runtime, ship_all
+from auditship.sources.object_storage import ObjectStorageReader
+from auditship.state.ledger import ObjectStorageLedger
+from auditship.transforms import fastpath
 
 log = logging.getLogger("auditship")
 

@@ -25,18 +25,19 @@ from __future__ import annotations
 
 import multiprocessing
 import re
-import sys
 from collections import deque
 from collections.abc import Iterable, Iterator
 from concurrent.futures import Executor, Future, ProcessPoolExecutor
 from dataclasses import dataclass
+from enum import Enum
 from typing import Any
 
+from auditship.delivery.batcher import Batcher
 from auditship.errors import AuditShipError
-from auditship.model import ObjectRef, Record, Reject, compact_json
-from auditship.normalize import Normalizer
-from auditship.repair import Parsed, RecordSplitter
+from auditship.model import ObjectRef, Record, Reject, RejectKind, compact_json
 from auditship.sinks.base import RecordRefused, Sink
+from auditship.transforms.normalize import Normalizer
+from auditship.transforms.repair import Parsed, RecordSplitter
 
 # A safe cut (see WindowCutter): `}`, whitespace holding a newline, `{`.
 SAFE_CUT = re.compile(rb"\}[ \t\r\n]*\n[ \t\r\n]*\{")
@@ -45,15 +46,17 @@ RECORD = 0x72  # Window.kinds: a prepared record
 OTHER = 0x6F  # Window.kinds: an entry of Window.others
 
 
+class ItemKind(Enum):
+    FILTERED = "filtered"  # dropped by the action filter: counted, never shipped
+    REJECT = "reject"  # bytes that are not a record, or a record no request can carry
+
+
 @dataclass(slots=True)
 class Item:
-    """A position that is not a prepared record: "filtered", "refused" (the sink refused
-    it: `reason`, `raw`) or "reject" (unparseable bytes: `reject`)."""
+    """A position that is not a prepared record; a REJECT carries its dead letter."""
 
-    kind: str
+    kind: ItemKind
     offset: int
-    reason: str = ""
-    raw: bytes = b""
     reject: Reject | None = None
 
 
@@ -87,8 +90,8 @@ def prepare(
     window: Window | None = None,
 ) -> Window:
     """The per-record work, the same in-process and in workers: normalize each record,
-    let the sink prepare it, and refuse what is larger than one request. Appends to
-    `window` when given (the fast path's hand-overs), else to a new one.
+    let the sink prepare it, and refuse what the batcher says no request can carry.
+    Appends to `window` when given (the fast path's hand-overs), else to a new one.
 
     `found` is consumed lazily on purpose: holding a chunk's parsed records in a list keeps
     tens of thousands of containers alive, and the cyclic GC then rescans them over and
@@ -97,14 +100,14 @@ def prepare(
     kinds, offsets, payloads, sizes, others = (
         window.kinds, window.offsets, window.payloads, window.sizes, window.others,
     )  # fmt: skip
-    limit = sink.limits.max_bytes
+    refusal = Batcher(sink.limits).refusal
     for f in found:
         if type(f) is Reject:
             kinds.append(OTHER)
             offsets.append(f.offset)
             payloads.append(None)
             sizes.append(0)
-            others.append(Item("reject", f.offset, reject=f))
+            others.append(Item(ItemKind.REJECT, f.offset, reject=f))
             continue
         offset, body = f  # type: ignore[misc]
         normalized = normalize(body)
@@ -113,37 +116,26 @@ def prepare(
             kinds.append(OTHER)
             payloads.append(None)
             sizes.append(0)
-            others.append(Item("filtered", offset))
+            others.append(Item(ItemKind.FILTERED, offset))
             continue
         record = Record(-1, offset, normalized[0], normalized[1])
         try:
             prepared = sink.prepare(record, obj)
-            if prepared.size > limit:
-                raise RecordRefused(
-                    f"record is {prepared.size} bytes; one {sink.name} request carries at "
-                    f"most {limit}"
-                )
+            too_large = refusal(prepared.size)
+            if too_large is not None:
+                raise RecordRefused(too_large, RejectKind.TOO_LARGE)
         except RecordRefused as exc:
             kinds.append(OTHER)
             payloads.append(None)
             sizes.append(0)
-            others.append(Item("refused", offset, str(exc), _raw_json(record.body)))
+            raw = compact_json(record.body)
+            refused = Reject(obj.name, offset, str(exc), raw, stage="sink", kind=exc.kind)
+            others.append(Item(ItemKind.REJECT, offset, reject=refused))
             continue
         kinds.append(RECORD)
         payloads.append(prepared.payload)
         sizes.append(prepared.size)
     return window
-
-
-def _raw_json(body: Any) -> bytes:
-    """The record's JSON for its dead letter. The parser accepts 1,024 levels of nesting,
-    more than the json module's fallback writes within Python's default recursion limit."""
-    limit = sys.getrecursionlimit()
-    sys.setrecursionlimit(max(limit, 10_000))
-    try:
-        return compact_json(body)
-    finally:
-        sys.setrecursionlimit(limit)
 
 
 # Set in each worker by `_init`.

@@ -24,11 +24,17 @@ import itertools
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
-from auditship.model import ObjectRef, Reject
-from auditship.normalize import Normalizer
-from auditship.prepare import DEFAULT_WINDOW_BYTES, SAFE_CUT, Window, WindowedStage, prepare
-from auditship.repair import RecordSplitter
+from auditship.model import ObjectRef, Reject, RejectKind
 from auditship.sinks.base import Sink
+from auditship.transforms.normalize import Normalizer
+from auditship.transforms.prepare import (
+    DEFAULT_WINDOW_BYTES,
+    SAFE_CUT,
+    Window,
+    WindowedStage,
+    prepare,
+)
+from auditship.transforms.repair import RecordSplitter
 
 try:
     from auditship import _fastprep
@@ -59,10 +65,10 @@ def spec_for(normalize: Normalizer, sink: Sink, max_record_bytes: int) -> Spec |
     fast_spec = getattr(sink, "fast_spec", None)
     if fast_spec is None:
         return None
-    log_type, max_line = fast_spec()
+    log_type = fast_spec()
     steps = [(tuple(container), tuple(sorted(names))) for container, names in normalize.redact_plan]
-    # A line longer than one request is refused by prepare.prepare: hand those over too.
-    max_line = min(max_line, sink.limits.max_bytes)
+    # Longer lines are refused by the batcher (prepare.prepare): hand those over.
+    max_line = sink.limits.largest_item
     spec = (tuple(steps), log_type, max_line, min(max_record_bytes, FAST_MAX_RECORD_BYTES))
     try:  # the C side checks the plan (sizes; names lower-case ASCII): an empty call tells
         _fastprep.prepare(b"", 0, 0, spec, bytearray(), [], [], [])
@@ -97,7 +103,6 @@ def prepare_window(
     return window
 
 
-_CUT_OFF = "record is cut off"
 _MAX_EXTENSIONS = 8  # then the piece runs to the end of the window (no quadratic re-splits)
 
 
@@ -124,7 +129,7 @@ def _hand_over(
         splitter = RecordSplitter(obj.name, max_record_bytes, base_offset=base + pos)
         items = list(splitter.split_all(bytes(data[pos:cut])))
         last = items[-1] if items else None
-        if cut >= n or not (type(last) is Reject and last.reason.startswith(_CUT_OFF)):
+        if cut >= n or not (type(last) is Reject and last.kind is RejectKind.CUT_OFF):
             break
         found = SAFE_CUT.search(data, cut) if extensions < _MAX_EXTENSIONS else None
         cut = found.end() - 1 if found is not None else n  # then the rest of the window

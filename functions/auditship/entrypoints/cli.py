@@ -1,6 +1,7 @@
-"""The operator command (`scripts/ship.py`): the functions' code, run from a laptop.
+"""The operator command (`oci-audit-ship`, or `scripts/ship.py` from a checkout): the
+functions' code, run from a laptop.
 
-    python scripts/ship.py SOURCE... [--to stdout|logzio|oci-logging]
+    oci-audit-ship SOURCE... [--to stdout|logzio|oci-logging]
 
 SOURCE is a local file (gzip or plain) or oci://<namespace>/<bucket>/<object>; a trailing
 `/` means every object under that prefix. With --dead-letters the sources are dead-letter
@@ -21,18 +22,18 @@ from typing import Any
 import orjson
 
 from auditship.config import Settings
-from auditship.deadletter import (
-    DeadLetterReplayReader,
-    LocalDeadLetterStore,
-    ObjectStorageDeadLetterStore,
-)
 from auditship.deadline import Deadline
+from auditship.delivery.deadletter import LocalDeadLetterStore, ObjectStorageDeadLetterStore
+from auditship.entrypoints.wiring import build_sink, normalizer_for, ship_options_for
 from auditship.errors import AuditShipError, ConfigError
-from auditship.ledger import NullLedger, ObjectStorageLedger
 from auditship.logs import configure_logging
 from auditship.model import Summary
-from auditship.runner import Runtime, build_sink, normalizer_for, ship_all, ship_options_for
-from auditship.sources import LocalReader, ObjectStorageReader, parse_source
+from auditship.shipping import Runtime, ship_all
+from auditship.sources.address import parse_source
+from auditship.sources.local import LocalReader
+from auditship.sources.object_storage import ObjectStorageReader
+from auditship.sources.replay import DeadLetterReplayReader
+from auditship.state.ledger import NullLedger, ObjectStorageLedger
 
 EXIT_OK, EXIT_REJECTED, EXIT_INCOMPLETE, EXIT_USAGE = 0, 1, 2, 3
 _PROGRESS_MIN_BYTES = 16 * 1024 * 1024
@@ -40,7 +41,7 @@ _PROGRESS_MIN_BYTES = 16 * 1024 * 1024
 
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
-        prog="ship.py",
+        prog="oci-audit-ship",
         description="Ship OCI audit objects (Service Connector output) to stdout, Logz.io "
         "or an OCI Logging custom log.",
     )
@@ -141,7 +142,7 @@ def run(argv: list[str] | None = None, env: dict[str, str] | None = None) -> int
             )
         sink = build_sink(args.to, settings, clients)
     except AuditShipError as exc:
-        print(f"ship.py: {exc}", file=sys.stderr)
+        print(f"oci-audit-ship: {exc}", file=sys.stderr)
         return EXIT_USAGE
     total = Summary()
     readers: list[Any] = []
@@ -186,7 +187,7 @@ def run(argv: list[str] | None = None, env: dict[str, str] | None = None) -> int
             bar = _progress(args, None)
             total.add(ship_all(objects, prefixes, runtime, Deadline.unlimited(), bar))
     except ConfigError as exc:
-        print(f"ship.py: {exc}", file=sys.stderr)
+        print(f"oci-audit-ship: {exc}", file=sys.stderr)
         return EXIT_USAGE
     finally:
         sink.close()
@@ -200,3 +201,8 @@ def run(argv: list[str] | None = None, env: dict[str, str] | None = None) -> int
     if not total.complete:
         return EXIT_INCOMPLETE
     return EXIT_REJECTED if total.rejected else EXIT_OK
+
+
+def main() -> None:
+    """The `oci-audit-ship` console script."""
+    sys.exit(run())

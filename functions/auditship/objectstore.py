@@ -1,0 +1,128 @@
+"""Small objects in Object Storage: progress markers, leases and dead-letter parts.
+
+Each call goes through the one retry policy (`retry.SMALL_OBJECT_POLICY`): 408, 429, 5xx
+and network errors are retried briefly; what is left becomes a `SourceError` naming the
+object, what was being done and the HTTP status (never a header or a signature). 404 and
+412 are answers, not failures: `get_small_object` returns None for a missing object, and a
+failed condition (`if_match` / `if_none_match`) raises the SDK's ServiceError with 412.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from auditship.deadline import Deadline
+from auditship.errors import SourceError
+from auditship.model import ObjectRef
+from auditship.retry import SMALL_OBJECT_POLICY, RetriesExhaustedError, call_with_retry
+
+T = TypeVar("T")
+
+
+class TransientStorageError(Exception):
+    """A request worth repeating (408, 429, 5xx, network); `retry_after` as the server
+    asked."""
+
+    def __init__(self, message: str, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+def is_transient_status(status: int) -> bool:
+    return status in (408, 429) or status >= 500
+
+
+def classify(exc: BaseException, obj: ObjectRef, what: str) -> BaseException:
+    """The exception to raise for a failed Object Storage call: transient ones become
+    `TransientStorageError`, other HTTP errors `SourceError`; 404 and 412 stay as they are."""
+    import oci
+
+    from auditship.retry import parse_retry_after
+
+    if isinstance(exc, oci.exceptions.ServiceError):
+        if exc.status in (404, 412):
+            return exc
+        message = f"{obj}: {what} failed with HTTP {exc.status}"
+        if is_transient_status(exc.status):
+            headers = exc.headers or {}
+            return TransientStorageError(message, parse_retry_after(headers.get("retry-after")))
+        return SourceError(message)
+    # requests/urllib3 errors: their text can hold URLs, so only the type is named
+    return TransientStorageError(f"{obj}: {what} failed ({type(exc).__name__})")
+
+
+def storage_call(
+    call: Callable[[], T], obj: ObjectRef, what: str, deadline: Deadline | None = None
+) -> T:
+    """Run one small-object request under the retry policy (see the module docstring)."""
+
+    def attempt(_budget: float) -> T:
+        try:
+            return call()
+        except Exception as exc:
+            raise classify(exc, obj, what) from None
+
+    try:
+        return call_with_retry(
+            attempt,
+            retry_on=(TransientStorageError,),
+            deadline=deadline or Deadline.unlimited(),
+            policy=SMALL_OBJECT_POLICY,
+            what=what,
+        )
+    except RetriesExhaustedError as exc:
+        raise SourceError(str(exc.last or exc)) from None
+
+
+def put_small_object(
+    client: Any,
+    obj: ObjectRef,
+    name: str,
+    body: bytes,
+    content_type: str,
+    what: str,
+    **conditions: str,
+) -> None:
+    """PutObject `name` in `obj`'s bucket. `conditions` are `if_match` / `if_none_match`;
+    a failed condition raises the SDK's ServiceError (412). A 404 on a write means a
+    missing bucket or permission: a `SourceError` saying so."""
+    import oci
+
+    try:
+        storage_call(
+            lambda: client.put_object(
+                obj.namespace, obj.bucket, name, body, content_type=content_type, **conditions
+            ),
+            obj,
+            what,
+        )
+    except oci.exceptions.ServiceError as exc:
+        if exc.status != 404:
+            raise
+        raise SourceError(
+            f"{obj}: {what} failed with HTTP 404 (no such bucket, or no permission to write "
+            "objects in it)"
+        ) from None
+
+
+def get_small_object_with_etag(
+    client: Any, obj: ObjectRef, name: str, what: str
+) -> tuple[bytes, str] | None:
+    """GetObject `name` from `obj`'s bucket whole, with its ETag; None when it does not
+    exist."""
+    import oci
+
+    try:
+        resp = storage_call(lambda: client.get_object(obj.namespace, obj.bucket, name), obj, what)
+    except oci.exceptions.ServiceError as exc:
+        if exc.status == 404:
+            return None
+        raise SourceError(f"{obj}: {what} failed with HTTP {exc.status}") from None
+    return bytes(resp.data.content), resp.headers.get("etag", "")
+
+
+def get_small_object(client: Any, obj: ObjectRef, name: str, what: str) -> bytes | None:
+    """GetObject `name` from `obj`'s bucket whole; None when it does not exist."""
+    found = get_small_object_with_etag(client, obj, name, what)
+    return None if found is None else found[0]

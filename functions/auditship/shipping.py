@@ -1,0 +1,204 @@
+"""Shipping jobs: one object, or all that an invocation names.
+
+`ship_object` is the job around the pipeline for one object version: skip it when a done
+marker says it was shipped, take its lease so a concurrent invocation does not ship it
+too, resume from its progress marker, run the object source through `pipeline.Pipeline`,
+then write the done marker (everything handled) or the progress marker (stopped early).
+`ship_all` expands prefixes and ships each object in turn, summing the summaries.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import time
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from auditship.deadline import Deadline
+from auditship.delivery.deadletter import DeadLetterStore, DeadLetterWriter
+from auditship.errors import AuditShipError, ConfigError
+from auditship.model import ObjectRef, Summary
+from auditship.pipeline import Pipeline, ShipOptions
+from auditship.sinks.base import Sink
+from auditship.sources.objects import ObjectWindows, Reader, stage_for
+from auditship.state.accounting import Accounting
+from auditship.state.ledger import Ledger, Progress
+from auditship.transforms.normalize import Normalizer
+
+log = logging.getLogger(__name__)
+
+
+def ship_object(
+    obj: ObjectRef,
+    *,
+    reader: Reader,
+    sink: Sink,
+    normalizer: Normalizer,
+    dead_letters: DeadLetterStore,
+    ledger: Ledger,
+    deadline: Deadline,
+    options: ShipOptions | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> Summary:
+    """Ship every record of `obj` through `sink`. Never raises for data or delivery
+    problems: the summary says what happened (`complete` False means call again later)."""
+    opts = options or ShipOptions()
+    started = time.monotonic()
+    summary = Summary(objects=1)
+    if not opts.force and ledger.is_done(obj):
+        summary.errors.append(_already_shipped(obj))
+        return summary
+    with _lease(ledger, obj, deadline) as held_until:
+        if held_until is not None:
+            summary.complete = False
+            until = time.strftime("%H:%M:%SZ", time.gmtime(held_until))
+            summary.errors.append(
+                f"{obj}: another invocation is shipping this object (lease until {until}); "
+                "a retry after that ships what is left"
+            )
+        elif not opts.force and ledger.is_done(obj):  # finished while we took the lease
+            summary.errors.append(_already_shipped(obj))
+        else:
+            earlier = Progress() if opts.force else ledger.progress(obj)
+            accounting = Accounting(summary, earlier, DeadLetterWriter(dead_letters, obj))
+            _run(obj, reader, sink, normalizer, accounting, deadline, opts, progress, ledger)
+    summary.seconds = time.monotonic() - started
+    return summary
+
+
+def _already_shipped(obj: ObjectRef) -> str:
+    return f"{obj}: already shipped (ETag {obj.etag or 'unknown'}); skipped"
+
+
+def _run(
+    obj: ObjectRef,
+    reader: Reader,
+    sink: Sink,
+    normalizer: Normalizer,
+    accounting: Accounting,
+    deadline: Deadline,
+    opts: ShipOptions,
+    progress: Callable[[int], None] | None,
+    ledger: Ledger,
+) -> None:
+    """The pipeline over the object's windows, then the marker that records the outcome."""
+    summary = accounting.summary
+    # The stage may fork worker processes: before the pipeline starts its threads.
+    stage = stage_for(
+        obj, normalizer, sink,
+        max_record_bytes=opts.max_record_bytes, workers=opts.workers, fast_path=opts.fast_path,
+    )  # fmt: skip
+    windows = ObjectWindows(obj, reader, stage, progress)
+    try:
+        pipeline = Pipeline(obj, sink, accounting, deadline, opts)
+        try:
+            pipeline.run(windows)
+        finally:
+            pipeline.close()
+            windows.close()
+            stage.close()
+    except Exception:
+        # A bug, or out of memory: keep the earlier checkpoint, with the dead letters
+        # written past it, so a resume does not write them again.
+        with contextlib.suppress(Exception):
+            accounting.flush_letters()
+            ledger.save_progress(obj, accounting.earlier_checkpoint())
+        raise
+    summary.bytes_in = windows.bytes_read
+    try:
+        accounting.flush_letters()
+    except AuditShipError as exc:
+        summary.complete = False
+        summary.errors.append(str(exc))
+    try:
+        if summary.complete:
+            # Everything was delivered; if only the marker fails, a duplicate event could
+            # ship again: reported, but the data itself is safe.
+            ledger.mark_done(obj, summary.to_json_dict())
+        else:
+            ledger.save_progress(obj, accounting.checkpoint())
+    except AuditShipError as exc:
+        summary.errors.append(str(exc))
+
+
+@contextlib.contextmanager
+def _lease(ledger: Ledger, obj: ObjectRef, deadline: Deadline) -> Iterator[float | None]:
+    """Hold the object's lease for as long as this call may run (plus a minute; an hour
+    without a deadline). Yields None when held, else when the other holder's lease ends."""
+    remaining = deadline.remaining()
+    held_until = ledger.acquire(obj, 3600.0 if remaining == float("inf") else remaining + 60)
+    try:
+        yield held_until
+    finally:
+        if held_until is None:
+            try:
+                ledger.release(obj)
+            except AuditShipError as exc:  # it expires by itself
+                log.warning("%s", exc)
+
+
+@dataclass
+class Runtime:
+    """Everything `ship_all` needs, wired by the handler or the operator command."""
+
+    reader: Any
+    sink: Sink
+    normalizer: Normalizer
+    dead_letters: DeadLetterStore
+    ledger: Ledger
+    options: ShipOptions
+    lister: Callable[[str, str, str], Iterator[ObjectRef]] | None = None
+    # Our own outputs live in the same bucket; never ship them (it would loop).
+    own_prefixes: tuple[str, ...] = field(default_factory=tuple)
+
+
+def ship_all(
+    objects: Iterable[ObjectRef],
+    prefixes: Iterable[tuple[str, str, str]],
+    runtime: Runtime,
+    deadline: Deadline,
+    progress: Callable[[int], None] | None = None,
+) -> Summary:
+    total = Summary()
+    todo: list[ObjectRef] = list(objects)
+    for ns, bucket, prefix in prefixes:
+        if runtime.lister is None:
+            raise ConfigError("prefix replays need Object Storage access")
+        todo.extend(runtime.lister(ns, bucket, prefix))
+    for position, obj in enumerate(todo):
+        if any(obj.name.startswith(p) for p in runtime.own_prefixes if p):
+            log.info("skipping %s: it is one of our own dead-letter or ledger objects", obj)
+            continue
+        if deadline.expired(runtime.options.deadline_margin_seconds):
+            left = len(todo) - position
+            total.complete = False
+            total.errors.append(f"deadline reached with {left} object(s) not started")
+            break
+        try:
+            if not obj.etag and hasattr(runtime.reader, "head"):
+                obj = runtime.reader.head(obj)
+            summary = ship_object(
+                obj,
+                reader=runtime.reader,
+                sink=runtime.sink,
+                normalizer=runtime.normalizer,
+                dead_letters=runtime.dead_letters,
+                ledger=runtime.ledger,
+                deadline=deadline,
+                options=runtime.options,
+                progress=progress,
+            )
+        except AuditShipError as exc:
+            summary = Summary(objects=1, complete=False, errors=[str(exc)])
+        except Exception as exc:  # a bug or an unexpected SDK error: this object failed
+            log.exception("unexpected error while shipping %s", obj)
+            summary = Summary(
+                objects=1, complete=False, errors=[f"{obj}: unexpected {type(exc).__name__}"]
+            )
+        total.add(summary)
+        if summary.credentials_rejected:
+            # Credentials are wrong for every object: stop instead of failing each one.
+            break
+    return total
