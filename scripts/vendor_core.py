@@ -8,6 +8,11 @@ functions/auditship/native/Dockerfile.fn: fn's own python3.11 build plus the ste
 compiles the C fast path inside the build image. Extensions built on this machine are not
 copied: they would not match the image's Python and C library.
 
+Each folder's `requirements.txt` (what that Dockerfile pip-installs) is written here too,
+also git-ignored: every exact pin of constraints.txt at the repository root. constraints.txt
+is the one source of pinned versions (CI and requirements-dev.txt install with it as well);
+it is generated from pyproject.toml by `pip-compile pyproject.toml`, see its header.
+
     python scripts/vendor_core.py                 # every function folder, in place
     python scripts/vendor_core.py FOLDER --out DIR  # one folder, copied to DIR (tests)
 """
@@ -15,6 +20,7 @@ copied: they would not match the image's Python and C library.
 from __future__ import annotations
 
 import argparse
+import re
 import shutil
 import sys
 from pathlib import Path
@@ -22,6 +28,28 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 CORE = ROOT / "functions" / "auditship"
 DOCKERFILE = CORE / "native" / "Dockerfile.fn"
+CONSTRAINTS = ROOT / "constraints.txt"
+_PIN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*==[^\s;#]+")
+REQUIREMENTS_HEADER = """\
+# Written by scripts/vendor_core.py: the pins of constraints.txt at the repository root, the
+# one source of pinned versions. Do not edit or commit; change pyproject.toml, run
+# `pip-compile pyproject.toml`, then scripts/vendor_core.py again.
+"""
+
+
+def pinned_requirements(constraints: Path = CONSTRAINTS) -> list[str]:
+    """The `name==version` lines of constraints.txt, without pip-compile's comments."""
+    pins = []
+    for number, line in enumerate(constraints.read_text().splitlines(), 1):
+        line = line.split("#", 1)[0].strip()
+        if not line:
+            continue
+        if not _PIN.fullmatch(line):
+            raise ValueError(f"{constraints}:{number}: not an exact pin: {line!r}")
+        pins.append(line)
+    if not pins:
+        raise ValueError(f"{constraints}: no pins")
+    return pins
 
 
 def function_folders() -> list[Path]:
@@ -42,6 +70,9 @@ def vendor(folder: Path, out: Path | None = None) -> Path:
         CORE, dest, ignore=shutil.ignore_patterns("__pycache__", "*.pyc", "*.so", "*.o")
     )
     shutil.copyfile(DOCKERFILE, target / "Dockerfile")
+    (target / "requirements.txt").write_text(
+        REQUIREMENTS_HEADER + "".join(f"{pin}\n" for pin in pinned_requirements())
+    )
     return target
 
 
@@ -57,7 +88,7 @@ def main(argv: list[str] | None = None) -> int:
         if not (folder / "func.py").is_file():
             parser.error(f"{folder}: not a function folder (no func.py)")
         done = vendor(folder.resolve(), args.out)
-        print(f"vendored auditship into {done}", file=sys.stderr)
+        print(f"vendored auditship and pinned requirements into {done}", file=sys.stderr)
     return 0
 
 
