@@ -45,6 +45,24 @@ def test_sample_to_stdout_prints_normalized_ndjson(tmp_path: Path) -> None:
     assert first["data"]["identity"]["credentials"] == "[REDACTED]"
 
 
+def test_a_file_saved_with_a_byte_order_mark_ships_every_record(tmp_path: Path) -> None:
+    # GIVEN an NDJSON export saved by an editor that writes a UTF-8 BOM, and a gzip object
+    # whose members each start with one
+    records = [{"id": str(i), "time": "2026-11-01T00:00:00.000Z"} for i in range(3)]
+    lines = b"".join(json.dumps(r).encode() + b"\n" for r in records)
+    plain = tmp_path / "export.json"
+    plain.write_bytes(b"\xef\xbb\xbf" + lines)
+    members = tmp_path / "members.log.gz"
+    members.write_bytes(b"".join(gzip.compress(b"\xef\xbb\xbf" + lines) for _ in range(2)))
+    for path, count in ((plain, 3), (members, 6)):
+        # WHEN it is shipped THEN every record arrives and nothing is dead-lettered
+        code, out, summary, _ = ship(str(path), cwd=tmp_path)
+        assert code == 0, summary
+        assert summary is not None
+        assert (summary["shipped"], summary["rejected"]) == (count, 0)
+        assert len(out.splitlines()) == count
+
+
 def test_rejected_records_go_to_a_local_dead_letter_folder_and_exit_1(tmp_path: Path) -> None:
     bad = tmp_path / "bad.json"
     bad.write_bytes(b'{"a":1}{"b":,}\n{"c":3}\n')

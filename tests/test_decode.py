@@ -31,15 +31,42 @@ def test_multi_member_gzip_round_trips_in_any_chunking(
 ) -> None:
     blob = b"".join(gzip.compress(m) for m in members) + b"\x00" * padding
     pieces = list(decode_stream(chunked(blob, chunk), "obj", max_chunk))
-    assert b"".join(pieces) == b"".join(members)
+    assert b"".join(pieces) == b"".join(without_bom(m) for m in members)
     assert all(len(p) <= max_chunk for p in pieces)
+
+
+def without_bom(data: bytes) -> bytes:
+    return data[len(decode.UTF8_BOM) :] if data.startswith(decode.UTF8_BOM) else data
 
 
 @given(data=st.binary(max_size=5000), chunk=st.integers(min_value=1, max_value=512))
 def test_plain_bytes_pass_through(data: bytes, chunk: int) -> None:
     if data[:2] == b"\x1f\x8b":
         data = b"x" + data
-    assert b"".join(decode_stream(chunked(data, chunk), "obj")) == data
+    assert b"".join(decode_stream(chunked(data, chunk), "obj")) == without_bom(data)
+
+
+BOM = b"\xef\xbb\xbf"
+
+
+@given(
+    boms=st.lists(st.booleans(), min_size=1, max_size=4),
+    chunk=st.integers(min_value=1, max_value=64),
+)
+def test_a_byte_order_mark_starting_an_object_or_a_gzip_member_is_dropped(
+    boms: list[bool], chunk: int
+) -> None:
+    record = b'{"eventType":"x","n":1}\n'
+    plain = (BOM if boms[0] else b"") + record
+    assert b"".join(decode_stream(chunked(plain, chunk), "obj")) == record
+    blob = b"".join(gzip.compress((BOM if bom else b"") + record) for bom in boms)
+    assert b"".join(decode_stream(chunked(blob, chunk), "obj")) == record * len(boms)
+
+
+def test_bytes_that_only_start_like_a_byte_order_mark_are_kept() -> None:
+    for data in (b"\xef", b"\xef\xbb", b"\xef\xbb{"):
+        assert b"".join(decode_stream([data], "obj")) == data
+        assert b"".join(decode_stream([gzip.compress(data)], "obj")) == data
 
 
 def split(items: list[bytes | DecodeFault]) -> tuple[bytes, list[DecodeFault]]:
@@ -113,6 +140,7 @@ def test_any_damage_to_one_member_keeps_every_other_member(
     """Overwrite bytes inside one member: every member before it and after it comes back
     whole and in order, and the damage is reported, never raised and never hung on."""
     parts = [bytearray(gzip.compress(m)) for m in members]
+    members = [without_bom(m) for m in members]  # what each member decodes to
     k = damaged.draw(st.integers(0, len(parts) - 1))
     # Damage the deflate data (after the 10-byte header, before the 8-byte trailer).
     at = damaged.draw(st.integers(10, len(parts[k]) - 9))
@@ -151,6 +179,7 @@ def test_damage_in_a_member_too_long_to_keep_never_hangs_or_raises(
     """Past MEMBER_REPLAY_BYTES the search starts where the damage surfaced: members
     before the damage still come back whole, and decoding always ends."""
     parts = [bytearray(gzip.compress(m)) for m in members]
+    members = [without_bom(m) for m in members]  # what each member decodes to
     k = damaged.draw(st.integers(0, len(parts) - 1))
     at = damaged.draw(st.integers(10, len(parts[k]) - 1))
     parts[k][at] ^= damaged.draw(st.integers(1, 255))

@@ -12,6 +12,8 @@ Contract:
   why, with up to `MAX_FAULT_RAW_BYTES` of those bytes; decoding then resumes at the next
   gzip member header, so intact members after the damage are still shipped. A stream
   that ends inside a member (truncated) ends with a `DecodeFault` too.
+- A UTF-8 byte-order mark at the start of the stream (plain input) or of a gzip member's
+  output is dropped: editors and Windows tools write one, and it is not JSON.
 - A false member header inside damaged bytes (three bytes that happen to look like one)
   costs one more `DecodeFault`, and the few bytes its "member" inflates to before it fails
   (they reach the splitter, which rejects them as not JSON).
@@ -38,6 +40,7 @@ except ImportError:  # pragma: no cover
     import zlib as _zlib  # type: ignore[no-redef]
 
 GZIP_MAGIC = b"\x1f\x8b"
+UTF8_BOM = b"\xef\xbb\xbf"
 _ZEROS = re.compile(rb"\x00*")
 _MEMBER_HEADER = b"\x1f\x8b\x08"  # magic + deflate, the only method gzip defines
 _FLAG_RESERVED = 0xE0  # header flag bits that must be zero
@@ -86,7 +89,12 @@ def decode_stream(
     if not head:
         return
     if not is_gzip(head):
-        yield head
+        while len(head) < len(UTF8_BOM) and UTF8_BOM.startswith(head):
+            more = next(it, None)  # is it a whole BOM, or a stream that starts like one?
+            if more is None:
+                break
+            head += more
+        yield head[len(UTF8_BOM) :] if head.startswith(UTF8_BOM) else head
         yield from it
         return
     yield from _Gunzip(object_name, max_chunk).run(head, it)
@@ -125,6 +133,7 @@ class _Gunzip:
         self.skipped = bytearray()  # the first MAX_FAULT_RAW_BYTES of the skipped stretch
         self.exhausted = False
         self.read_error: Exception | None = None
+        self.bom_held: bytes | None = b""  # a member's first output bytes, up to a BOM
 
     def _fault(self, offset: int, end: int, reason: str, raw: bytes) -> DecodeFault:
         return DecodeFault(DecodeError(self.name, offset, reason), end, raw)
@@ -162,6 +171,7 @@ class _Gunzip:
     def _new_member(self) -> Any:
         self.member_start = self.offset
         self.replay = bytearray()
+        self.bom_held = b""
         return _zlib.decompressobj(_GZIP_WBITS)
 
     def _damaged(self, data: bytes, reason: str) -> bytes:
@@ -179,6 +189,19 @@ class _Gunzip:
             self._skip(data[:1])  # never try the same header twice
             data = data[1:]
         return data
+
+    def _without_bom(self, out: bytes, member_ended: bool) -> bytes:
+        """`out` without a BOM at the start of the member's output. Output that could
+        still be the start of one is held until it is known (or the member ends)."""
+        held = self.bom_held
+        if held is None or not out and not member_ended:
+            return out
+        out = held + out
+        if len(out) < len(UTF8_BOM) and UTF8_BOM.startswith(out) and not member_ended:
+            self.bom_held = out
+            return b""
+        self.bom_held = None
+        return out[len(UTF8_BOM) :] if out.startswith(UTF8_BOM) else out
 
     def _more(self, data: bytes, at: int, rest: Iterator[bytes]) -> tuple[bytes, int]:
         """`data[at:]` with the next chunk appended (sets `exhausted` at the end)."""
@@ -259,7 +282,7 @@ class _Gunzip:
                     if len(data) - at < block and not self.exhausted:
                         break  # read on to the next block boundary
                     feed = view[at : at + block]
-                    out = d.decompress(feed, self.max_chunk)
+                    out = self._without_bom(d.decompress(feed, self.max_chunk), d.eof)
                     if out:
                         yield out
                     left = d.unused_data if d.eof else d.unconsumed_tail
