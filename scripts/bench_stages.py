@@ -112,12 +112,12 @@ def main(argv: list[str] | None = None) -> int:
             print(f"damaged object: {chunk.error}", file=sys.stderr)
             return 1
         final = chunk is None
-        if not final:
+        if chunk is not None:
             size += len(chunk)
         found = stages.run(
             "find + parse records (regex, orjson)",
             list,
-            splitter.finish() if final else splitter.feed(chunk),
+            splitter.finish() if chunk is None else splitter.feed(chunk),
         )
         lines = lines_of(found)
         records += len(lines)

@@ -41,10 +41,11 @@ def classify(exc: BaseException, obj: ObjectRef, what: str) -> BaseException:
     from auditship.retry import parse_retry_after
 
     if isinstance(exc, oci.exceptions.ServiceError):
-        if exc.status in (404, 412):
-            return exc
-        message = f"{obj}: {what} failed with HTTP {exc.status}"
-        if is_transient_status(exc.status):
+        status: int = exc.status
+        if status in (404, 412):
+            return exc  # type: ignore[no-any-return]  # oci has no type hints: an Exception
+        message = f"{obj}: {what} failed with HTTP {status}"
+        if is_transient_status(status):
             headers = exc.headers or {}
             return TransientStorageError(message, parse_retry_after(headers.get("retry-after")))
         return SourceError(message)

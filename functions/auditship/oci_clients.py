@@ -42,7 +42,7 @@ class OciClients:
                 )
             except (oci.exceptions.ConfigFileNotFound, oci.exceptions.ProfileNotFound) as exc:
                 raise ConfigError(f"OCI config file: {type(exc).__name__}") from None
-            self._signer = oci.signer.Signer.from_config(self._config)  # type: ignore[no-untyped-call]
+            self._signer = oci.signer.Signer.from_config(self._config)
         else:
             raise ConfigError(f"unknown auth mode {auth!r}")
         self._lock = threading.Lock()

@@ -81,6 +81,16 @@ def parse_retry_after(value: object, now: float | None = None) -> float | None:
     return max(0.0, when.timestamp() - (time.time() if now is None else now))
 
 
+class _OutOfTime(tenacity.stop.stop_base):
+    """Stop when the wait ahead would leave less than MIN_ATTEMPT_SECONDS of budget."""
+
+    def __init__(self, budget: Callable[[], float]) -> None:
+        self._budget = budget
+
+    def __call__(self, retry_state: tenacity.RetryCallState) -> bool:
+        return self._budget() - retry_state.upcoming_sleep < MIN_ATTEMPT_SECONDS
+
+
 def call_with_retry(
     fn: Callable[[float], T],
     *,
@@ -111,9 +121,6 @@ def call_with_retry(
             return min(float(asked), policy.cap_seconds)
         return float(jitter(state))
 
-    def out_of_time(state: tenacity.RetryCallState) -> bool:
-        return budget() - state.upcoming_sleep < MIN_ATTEMPT_SECONDS
-
     def before_sleep(state: tenacity.RetryCallState) -> None:
         failure = state.outcome.exception() if state.outcome is not None else None
         log.warning("retrying %s in %.1fs after: %s", what, state.upcoming_sleep, failure)
@@ -121,7 +128,7 @@ def call_with_retry(
     retrying = tenacity.Retrying(
         retry=tenacity.retry_if_exception_type(retry_on),
         wait=wait,
-        stop=tenacity.stop_after_attempt(policy.max_attempts) | out_of_time,
+        stop=tenacity.stop_after_attempt(policy.max_attempts) | _OutOfTime(budget),
         sleep=sleep,
         before_sleep=before_sleep,
         reraise=False,

@@ -17,6 +17,7 @@ import argparse
 import os
 import sys
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
@@ -27,8 +28,9 @@ from auditship.delivery.deadletter import LocalDeadLetterStore, ObjectStorageDea
 from auditship.entrypoints.wiring import build_sink, normalizer_for, ship_options_for
 from auditship.errors import AuditShipError, ConfigError
 from auditship.logs import configure_logging
-from auditship.model import Summary
+from auditship.model import ObjectRef, Summary
 from auditship.shipping import Runtime, ship_all
+from auditship.sinks.base import Sink
 from auditship.sources.address import parse_source
 from auditship.sources.local import LocalReader
 from auditship.sources.object_storage import ObjectStorageReader
@@ -124,74 +126,99 @@ def _reader(reader: Any, args: argparse.Namespace) -> Any:
     return DeadLetterReplayReader(reader) if args.dead_letters else reader
 
 
+@dataclass
+class _Job:
+    """What one command line asks for, checked and wired before anything is shipped."""
+
+    args: argparse.Namespace
+    settings: Settings
+    local: list[ObjectRef]
+    remote: list[tuple[ObjectRef, bool]]  # (ref, is_prefix)
+    clients: Any  # OciClients, when anything needs OCI credentials
+    sink: Sink
+    readers: list[Any] = field(default_factory=list)
+
+    def runtime(self, reader: Any, dead_letters: Any, ledger: Any, **more: Any) -> Runtime:
+        self.readers.append(_reader(reader, self.args))
+        return Runtime(
+            reader=self.readers[-1],
+            sink=self.sink,
+            normalizer=normalizer_for(self.settings),
+            dead_letters=dead_letters,
+            ledger=ledger,
+            options=ship_options_for(self.settings, force=self.args.force),
+            **more,
+        )
+
+
+def _job(args: argparse.Namespace, env: dict[str, str]) -> _Job:
+    settings = _settings(args, env)
+    parsed = [parse_source(s) for s in args.sources]
+    remote = [(ref, is_prefix) for ref, is_prefix in parsed if not ref.is_local]
+    local = [ref for ref, _ in parsed if ref.is_local]
+    clients = None
+    if remote or args.to == "oci-logging" or settings.logzio_token_secret_ocid:
+        from auditship.oci_clients import OciClients
+
+        clients = OciClients(
+            settings, auth="config_file", config_file=args.config_file, profile=args.profile
+        )
+    sink = build_sink(args.to, settings, clients)
+    return _Job(args, settings, local, remote, clients, sink)
+
+
+def _ship_local(job: _Job) -> Summary:
+    sizes = [os.path.getsize(r.name) for r in job.local if os.path.isfile(r.name)]
+    runtime = job.runtime(
+        LocalReader(), LocalDeadLetterStore(job.args.dead_letter_dir), NullLedger()
+    )
+    return ship_all(job.local, [], runtime, Deadline.unlimited(), _progress(job.args, sum(sizes)))
+
+
+def _ship_remote(job: _Job) -> Summary:
+    settings, storage = job.settings, job.clients.object_storage
+    reader = ObjectStorageReader(storage)
+    # A replay lists the dead-letter prefix itself: only ledger objects are ours then.
+    own = (settings.ledger_prefix,) if job.args.dead_letters else (
+        settings.dead_letter_prefix, settings.ledger_prefix,
+    )  # fmt: skip
+    runtime = job.runtime(
+        reader,
+        ObjectStorageDeadLetterStore(storage, settings.dead_letter_prefix),
+        ObjectStorageLedger(storage, settings.ledger_prefix),
+        lister=reader.list,
+        own_prefixes=own,
+    )
+    objects = [r for r, is_prefix in job.remote if not is_prefix]
+    prefixes = [(r.namespace, r.bucket, r.name) for r, is_prefix in job.remote if is_prefix]
+    return ship_all(objects, prefixes, runtime, Deadline.unlimited(), _progress(job.args, None))
+
+
 def run(argv: list[str] | None = None, env: dict[str, str] | None = None) -> int:
     configure_logging()
     args = build_parser().parse_args(argv)
-    env = dict(os.environ if env is None else env)
     try:
-        settings = _settings(args, env)
-        parsed = [parse_source(s) for s in args.sources]
-        remote = [(ref, is_prefix) for ref, is_prefix in parsed if not ref.is_local]
-        local = [ref for ref, _ in parsed if ref.is_local]
-        clients = None
-        if remote or args.to == "oci-logging" or settings.logzio_token_secret_ocid:
-            from auditship.oci_clients import OciClients
-
-            clients = OciClients(
-                settings, auth="config_file", config_file=args.config_file, profile=args.profile
-            )
-        sink = build_sink(args.to, settings, clients)
+        job = _job(args, dict(os.environ if env is None else env))
     except AuditShipError as exc:
         print(f"oci-audit-ship: {exc}", file=sys.stderr)
         return EXIT_USAGE
     total = Summary()
-    readers: list[Any] = []
     try:
-        base = dict(
-            sink=sink,
-            normalizer=normalizer_for(settings),
-            options=ship_options_for(settings, force=args.force),
-        )
-        if local:
-            sizes = [os.path.getsize(r.name) for r in local if os.path.isfile(r.name)]
-            readers.append(_reader(LocalReader(), args))
-            runtime = Runtime(
-                reader=readers[-1],
-                dead_letters=LocalDeadLetterStore(args.dead_letter_dir),
-                ledger=NullLedger(),
-                **base,  # type: ignore[arg-type]
-            )
-            total.add(
-                ship_all(local, [], runtime, Deadline.unlimited(), _progress(args, sum(sizes)))
-            )
-        if remote:
-            assert clients is not None
-            reader = ObjectStorageReader(clients.object_storage)
-            # A replay lists the dead-letter prefix itself: only ledger objects are ours then.
-            own = (settings.ledger_prefix,) if args.dead_letters else (
-                settings.dead_letter_prefix, settings.ledger_prefix,
-            )  # fmt: skip
-            readers.append(_reader(reader, args))
-            runtime = Runtime(
-                reader=readers[-1],
-                dead_letters=ObjectStorageDeadLetterStore(
-                    clients.object_storage, settings.dead_letter_prefix
-                ),
-                ledger=ObjectStorageLedger(clients.object_storage, settings.ledger_prefix),
-                lister=reader.list,
-                own_prefixes=own,
-                **base,  # type: ignore[arg-type]
-            )
-            objects = [r for r, is_prefix in remote if not is_prefix]
-            prefixes = [(r.namespace, r.bucket, r.name) for r, is_prefix in remote if is_prefix]
-            bar = _progress(args, None)
-            total.add(ship_all(objects, prefixes, runtime, Deadline.unlimited(), bar))
+        if job.local:
+            total.add(_ship_local(job))
+        if job.remote:
+            total.add(_ship_remote(job))
     except ConfigError as exc:
         print(f"oci-audit-ship: {exc}", file=sys.stderr)
         return EXIT_USAGE
     finally:
-        sink.close()
-    left = sum(getattr(r, "not_replayed", 0) for r in readers)
+        job.sink.close()
+    return _report(total, job.readers)
+
+
+def _report(total: Summary, readers: list[Any]) -> int:
+    """The summary line on stderr, and the exit code."""
+    left = sum(r.not_replayed for r in readers if isinstance(r, DeadLetterReplayReader))
     if left:
         total.errors.append(
             f"{left} dead letters not replayed: bytes that were not JSON or could not be "

@@ -24,7 +24,7 @@ CFLAGS = ("-O3", "-pthread")
 
 def target() -> Path:
     """Where Python looks for auditship._fastprep: beside the package's modules."""
-    return HERE.parent / ("_fastprep" + sysconfig.get_config_var("EXT_SUFFIX"))
+    return HERE.parent / ("_fastprep" + str(sysconfig.get_config_var("EXT_SUFFIX")))
 
 
 def main() -> int:

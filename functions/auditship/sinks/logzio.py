@@ -44,7 +44,7 @@ from auditship.sinks.base import BatchLimits, Delivery, Prepared, RecordRefused
 try:  # pragma: no cover - platform dependent
     from isal import igzip as _gzip
 except ImportError:  # pragma: no cover
-    import gzip as _gzip  # type: ignore[no-redef]
+    import gzip as _gzip  # type: ignore[no-redef]  # the same API, where isal has no wheel
 
 log = logging.getLogger(__name__)
 

@@ -89,10 +89,14 @@ class ObjectStorageReader:
     def read(self, obj: ObjectRef) -> Iterator[bytes]:
         position = 0
         stalls = 0
+
+        def open_here(_budget: float) -> Any | None:
+            return self._open(obj, position)
+
         while True:
             try:
                 resp = call_with_retry(
-                    lambda _budget, at=position: self._open(obj, at),
+                    open_here,
                     retry_on=(TransientStorageError,),
                     deadline=Deadline.unlimited(),
                     policy=READ_POLICY,

@@ -37,9 +37,9 @@ from auditship.transforms.prepare import (
 from auditship.transforms.repair import RecordSplitter
 
 try:
-    from auditship import _fastprep
+    import auditship._fastprep as _fastprep
 except ImportError:  # not built here: the pure-Python path runs
-    _fastprep = None
+    _fastprep = None  # type: ignore[assignment]  # the module or None; callers check
 
 AVAILABLE = _fastprep is not None
 
