@@ -112,6 +112,48 @@ def test_missing_token_is_a_usage_error(tmp_path: Path) -> None:
     assert "LOGZIO_TOKEN" in err
 
 
+def test_bad_usage_exits_3_as_documented(tmp_path: Path) -> None:
+    for args in ((), (str(SAMPLE), "--to", "nowhere"), (str(SAMPLE), "--workers", "many")):
+        code, _, _, err = ship(*args, cwd=tmp_path)
+        assert code == 3, (args, err)
+        assert "usage: oci-audit-ship" in err
+
+
+def test_a_broken_oci_config_is_one_line_and_exit_3(tmp_path: Path) -> None:
+    # GIVEN config files with no such file, no such profile, and a key file that is missing
+    config = tmp_path / "config"
+    config.write_text(
+        "[DEFAULT]\nuser=ocid1.user.oc1..u\nfingerprint=aa:bb\n"
+        "tenancy=ocid1.tenancy.oc1..t\nregion=us-ashburn-1\nkey_file=/nonexistent/key.pem\n"
+    )
+    cases = [
+        (str(tmp_path / "missing"), "DEFAULT", "ConfigFileNotFound"),
+        (str(config), "OTHER", "ProfileNotFound"),
+        (str(config), "DEFAULT", "key_file"),
+    ]
+    for path, profile, expected in cases:
+        source = f"oci://{NAMESPACE}/{BUCKET}/x.log.gz"
+        code, _, _, err = ship(source, "--config-file", path, "--profile", profile, cwd=tmp_path)
+        # THEN one line naming the problem, exit 3, no traceback
+        assert code == 3, err
+        assert "Traceback" not in err
+        [line] = err.strip().splitlines()
+        assert line.startswith("oci-audit-ship: OCI config file")
+        assert expected in line
+
+
+def test_standard_input_is_a_source(tmp_path: Path) -> None:
+    full_env = {k: v for k, v in os.environ.items() if not k.startswith(("LOGZIO_", "OCI_"))}
+    proc = subprocess.run(
+        [*SHIP, "-"], input=SAMPLE.read_bytes(), capture_output=True, env=full_env,
+        cwd=tmp_path, timeout=120, check=False,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr.decode()
+    assert len(proc.stdout.splitlines()) == 200
+    summary = json.loads(proc.stderr.decode().strip().splitlines()[-1])
+    assert summary["shipped"] == 200
+
+
 def test_oci_prefix_source_with_config_file_and_endpoint_override(
     object_storage: FakeObjectStorage,
     listener: FakeLogzioListener,

@@ -36,13 +36,12 @@ class OciClients:
             self._signer = oci.auth.signers.get_resource_principals_signer()
             self._config: dict[str, Any] = {"region": self._signer.region}
         elif auth == "config_file":
+            location = config_file or oci.config.DEFAULT_LOCATION
             try:
-                self._config = oci.config.from_file(
-                    config_file or oci.config.DEFAULT_LOCATION, profile
-                )
-            except (oci.exceptions.ConfigFileNotFound, oci.exceptions.ProfileNotFound) as exc:
-                raise ConfigError(f"OCI config file: {type(exc).__name__}") from None
-            self._signer = oci.signer.Signer.from_config(self._config)
+                self._config = oci.config.from_file(location, profile)
+                self._signer = oci.signer.Signer.from_config(self._config)
+            except Exception as exc:  # the SDK raises a dozen types for a broken config
+                raise ConfigError(_config_problem(location, profile, exc)) from None
         else:
             raise ConfigError(f"unknown auth mode {auth!r}")
         self._lock = threading.Lock()
@@ -114,3 +113,12 @@ class OciClients:
             raise ConfigError("the token secret is empty")
         self._secret_cache[secret_ocid] = (now, text)
         return text
+
+
+def _config_problem(location: str, profile: str, exc: Exception) -> str:
+    """One line saying what is wrong with the OCI config file (the SDK's own text, without
+    its link to the docs; it names keys and paths, never key material)."""
+    text = " ".join(str(exc).split()).split(" For more info", 1)[0]
+    if len(text) > 300:
+        text = text[:300] + "..."
+    return f"OCI config file {location} [{profile}]: {type(exc).__name__}: {text}"

@@ -33,7 +33,7 @@ class LocalDeadLetterStore:
         self.folder = folder
 
     def put(self, obj: ObjectRef, key: str, body: bytes) -> str:
-        base = os.path.basename(obj.name) or "object"
+        base = "stdin" if obj.name == "-" else (os.path.basename(obj.name) or "object")
         path = os.path.join(self.folder, f"{base}.{key}")
         os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
         tmp = path + ".tmp"

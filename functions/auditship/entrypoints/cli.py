@@ -18,7 +18,7 @@ import os
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NoReturn
 
 import orjson
 
@@ -41,13 +41,27 @@ EXIT_OK, EXIT_REJECTED, EXIT_INCOMPLETE, EXIT_USAGE = 0, 1, 2, 3
 _PROGRESS_MIN_BYTES = 16 * 1024 * 1024
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse exits 2 on a usage error; 2 means "not delivered, run again" here."""
+
+    def error(self, message: str) -> NoReturn:
+        self.print_usage(sys.stderr)
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message}\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
+    p = _Parser(
         prog="oci-audit-ship",
         description="Ship OCI audit objects (Service Connector output) to stdout, Logz.io "
         "or an OCI Logging custom log.",
     )
-    p.add_argument("sources", nargs="+", metavar="SOURCE", help="file, or oci://ns/bucket/obj")
+    p.add_argument(
+        "sources",
+        nargs="+",
+        metavar="SOURCE",
+        help="a file (- for standard input), or oci://ns/bucket/object (a trailing / for "
+        "every object under that prefix)",
+    )
     p.add_argument("--to", choices=("stdout", "logzio", "oci-logging"), default="stdout")
     p.add_argument("--logzio-url", help="listener URL (env LOGZIO_URL; default US, port 8071)")
     p.add_argument("--logzio-token", help="shipping token (env LOGZIO_TOKEN)")

@@ -1,23 +1,31 @@
-"""Local files (the operator command and tests), read in chunks."""
+"""Local files (the operator command and tests), read in chunks; `-` (or `/dev/stdin`) is
+standard input, read once."""
 
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Iterator
 
 from auditship.errors import SourceError
 from auditship.model import ObjectRef
 
 CHUNK_BYTES = 1024 * 1024
+STDIN_NAMES = ("-", "/dev/stdin")
 
 
 class LocalReader:
     def head(self, obj: ObjectRef) -> ObjectRef:
+        if obj.name in STDIN_NAMES:
+            return obj
         if not os.path.isfile(obj.name):
             raise SourceError(f"{obj.name}: no such file")
         return obj
 
     def read(self, obj: ObjectRef) -> Iterator[bytes]:
+        if obj.name in STDIN_NAMES:
+            yield from iter(lambda: sys.stdin.buffer.read(CHUNK_BYTES), b"")
+            return
         try:
             f = open(obj.name, "rb")  # noqa: SIM115 - closed in finally, generator lifetime
         except OSError as exc:
