@@ -137,6 +137,37 @@ def test_prefix_replay_skips_our_own_outputs(
 
 
 @pytest.mark.usefixtures("logzio_env")
+def test_a_whole_bucket_replay_never_ships_another_functions_bookkeeping(
+    object_storage: FakeObjectStorage, listener: FakeLogzioListener, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # GIVEN this function keeps its ledger under shipped/logzio/, and the bucket also holds
+    # the PutLogs function's markers, lease and dead letters under prefixes of its own
+    monkeypatch.setenv("LEDGER_PREFIX", "shipped/logzio/")
+    object_storage.put(NAMESPACE, BUCKET, "audit/c/0.log.gz", SAMPLE.read_bytes())
+    other = "shipped/oci-logging/audit/c/0.log.gz@0x8DE1AB"
+    object_storage.put(NAMESPACE, BUCKET, f"{other}.done", b'{"objects":1,"records":200}')
+    object_storage.put(NAMESPACE, BUCKET, f"{other}.progress", b'{"handled_through":7}')
+    object_storage.put(NAMESPACE, BUCKET, f"{other}.lease", b'{"holder":"x","expires":0}')
+    letter = {"object": "audit/c/0.log.gz", "offset": 0, "stage": "sink", "raw": '{"a":1}'}
+    object_storage.put(
+        NAMESPACE, BUCKET,
+        "logging-dead-letter/audit/c/0.log.gz/20261201T000000Z-0123abcd-0000.ndjson",
+        json.dumps(letter).encode(),
+    )  # fmt: skip
+    handler = load_function("logzio-shipper").handler
+    # WHEN the whole bucket is replayed, twice (the second run meets our own markers too)
+    for _ in range(2):
+        status, summary = invoke(
+            handler, {"prefix": f"oci://{NAMESPACE}/{BUCKET}/", "force": True}, seconds=120
+        )
+        # THEN only the audit object is shipped
+        assert status == 200, summary
+        assert summary["objects"] == 1
+        assert summary["records"] == summary["shipped"] == 200
+    assert all("handled_through" not in r and "holder" not in r for r in listener.accepted)
+
+
+@pytest.mark.usefixtures("logzio_env")
 def test_listener_outage_fails_the_invocation_and_a_retry_resumes(
     object_storage: FakeObjectStorage, listener: FakeLogzioListener, monkeypatch: pytest.MonkeyPatch
 ) -> None:

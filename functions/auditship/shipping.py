@@ -17,14 +17,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from auditship.deadline import Deadline
-from auditship.delivery.deadletter import DeadLetterStore, DeadLetterWriter
+from auditship.delivery.deadletter import DEAD_LETTER_PART, DeadLetterStore, DeadLetterWriter
 from auditship.errors import AuditShipError, ConfigError
 from auditship.model import ObjectRef, Summary
 from auditship.pipeline import Pipeline, ShipOptions
 from auditship.sinks.base import Sink
 from auditship.sources.objects import ObjectWindows, Reader, stage_for
 from auditship.state.accounting import Accounting
-from auditship.state.ledger import Ledger, Progress
+from auditship.state.ledger import LEDGER_OBJECT, Ledger, Progress
 from auditship.transforms.normalize import Normalizer
 
 log = logging.getLogger(__name__)
@@ -152,6 +152,19 @@ class Runtime:
     lister: Callable[[str, str, str], Iterator[ObjectRef]] | None = None
     # Our own outputs live in the same bucket; never ship them (it would loop).
     own_prefixes: tuple[str, ...] = field(default_factory=tuple)
+    # The sources are dead-letter parts (`--dead-letters`): those are not skipped then.
+    replaying_dead_letters: bool = False
+
+
+def is_bookkeeping(name: str, runtime: Runtime) -> bool:
+    """True for objects this project writes: under this run's own prefixes, and, whatever
+    prefixes any function was configured with, every marker, lease and dead-letter part,
+    known by its name (a replay of a whole bucket must not ship another function's)."""
+    if any(name.startswith(p) for p in runtime.own_prefixes if p):
+        return True
+    if LEDGER_OBJECT.search(name):
+        return True
+    return not runtime.replaying_dead_letters and DEAD_LETTER_PART.search(name) is not None
 
 
 def ship_all(
@@ -168,7 +181,7 @@ def ship_all(
             raise ConfigError("prefix replays need Object Storage access")
         todo.extend(runtime.lister(ns, bucket, prefix))
     for position, obj in enumerate(todo):
-        if any(obj.name.startswith(p) for p in runtime.own_prefixes if p):
+        if is_bookkeeping(obj.name, runtime):
             log.info("skipping %s: it is one of our own dead-letter or ledger objects", obj)
             continue
         if deadline.expired(runtime.options.deadline_margin_seconds):

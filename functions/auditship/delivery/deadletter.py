@@ -12,6 +12,7 @@ as the object; local: under a folder, with `/` in the object name kept as sub-fo
 from __future__ import annotations
 
 import os
+import re
 import time
 import uuid
 from typing import Any, Protocol
@@ -20,6 +21,11 @@ import orjson
 
 from auditship.model import ObjectRef, Reject
 from auditship.objectstore import put_small_object
+
+
+# The name of every dead-letter part (`<run>-<part>.ndjson`, see DeadLetterWriter), whatever
+# prefix a function was configured with.
+DEAD_LETTER_PART = re.compile(r"(?:\A|[/.])\d{8}T\d{6}Z-[0-9a-f]{8}-\d{4}\.ndjson\Z")
 
 
 class DeadLetterStore(Protocol):

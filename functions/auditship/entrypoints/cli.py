@@ -202,6 +202,7 @@ def _ship_remote(job: _Job) -> Summary:
         ObjectStorageLedger(storage, settings.ledger_prefix),
         lister=reader.list,
         own_prefixes=own,
+        replaying_dead_letters=job.args.dead_letters,
     )
     objects = [r for r, is_prefix in job.remote if not is_prefix]
     prefixes = [(r.namespace, r.bucket, r.name) for r, is_prefix in job.remote if is_prefix]

@@ -22,6 +22,7 @@ the same name is a new object to ship.
 
 from __future__ import annotations
 
+import re
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -33,6 +34,8 @@ from auditship.model import ObjectRef
 from auditship.objectstore import get_small_object, get_small_object_with_etag, put_small_object
 
 MAX_LISTED_DEAD_LETTERS = 10_000  # past that, a re-run may write some dead letters again
+# The name of every marker and lease, whatever prefix a function was configured with.
+LEDGER_OBJECT = re.compile(r"@[A-Za-z0-9._-]+\.(?:done|progress|lease)\Z")
 
 
 @dataclass(frozen=True)
