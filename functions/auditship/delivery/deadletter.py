@@ -22,7 +22,6 @@ import orjson
 from auditship.model import ObjectRef, Reject
 from auditship.objectstore import put_small_object
 
-
 # The name of every dead-letter part (`<run>-<part>.ndjson`, see DeadLetterWriter), whatever
 # prefix a function was configured with.
 DEAD_LETTER_PART = re.compile(r"(?:\A|[/.])\d{8}T\d{6}Z-[0-9a-f]{8}-\d{4}\.ndjson\Z")
