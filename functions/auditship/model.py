@@ -58,6 +58,7 @@ class RejectKind(StrEnum):
     TOO_LARGE = "too-large"  # a stretch, line, entry or record over a limit
     TOO_DEEP = "too-deep"  # nested deeper than a sink's serializer writes
     UNWRITABLE = "unwritable"  # a value the sink's format cannot hold
+    UNPREPARABLE = "unpreparable"  # preparing the record failed unexpectedly (a bug)
     SINK_REFUSED = "sink-refused"  # the sink answered that it will not take it (400, 413)
     DECODE_DAMAGE = "decode-damage"  # compressed bytes that could not be decoded
 

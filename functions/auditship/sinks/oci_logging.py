@@ -382,11 +382,11 @@ def _canonical_time(value: str | None) -> str | None:
         return value
     try:
         parsed = datetime.fromisoformat(value)
-    except ValueError:
+        if parsed.tzinfo is None:
+            parsed = parsed.replace(tzinfo=UTC)
+        return _format_time(parsed.astimezone(UTC))
+    except (ValueError, OverflowError):  # e.g. year 1 at +01:00 is before year 1 in UTC
         return None
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=UTC)
-    return _format_time(parsed.astimezone(UTC))
 
 
 def _format_time(moment: datetime) -> str:

@@ -110,32 +110,49 @@ def prepare(
             others.append(Item(ItemKind.REJECT, f.offset, reject=f))
             continue
         offset, body = f  # type: ignore[misc]  # `type() is` does not narrow: a Parsed
-        normalized = normalize(body)
         offsets.append(offset)
-        if normalized is None:
-            kinds.append(OTHER)
-            payloads.append(None)
-            sizes.append(0)
-            others.append(Item(ItemKind.FILTERED, offset))
-            continue
-        record = Record(-1, offset, normalized[0], normalized[1])
         try:
-            prepared = sink.prepare(record, obj)
+            normalized = normalize(body)
+            if normalized is None:
+                kinds.append(OTHER)
+                payloads.append(None)
+                sizes.append(0)
+                others.append(Item(ItemKind.FILTERED, offset))
+                continue
+            body = normalized[0]
+            prepared = sink.prepare(Record(-1, offset, body, normalized[1]), obj)
             too_large = refusal(prepared.size)
             if too_large is not None:
                 raise RecordRefused(too_large, RejectKind.TOO_LARGE)
         except RecordRefused as exc:
-            kinds.append(OTHER)
-            payloads.append(None)
-            sizes.append(0)
-            raw = compact_json(record.body)
-            refused = Reject(obj.name, offset, str(exc), raw, stage="sink", kind=exc.kind)
-            others.append(Item(ItemKind.REJECT, offset, reject=refused))
+            reason, kind = str(exc), exc.kind
+        except Exception as exc:  # one record must never fail the object: it is a reject
+            reason, kind = _unexpected(exc, sink), RejectKind.UNPREPARABLE
+        else:
+            kinds.append(RECORD)
+            payloads.append(prepared.payload)
+            sizes.append(prepared.size)
             continue
-        kinds.append(RECORD)
-        payloads.append(prepared.payload)
-        sizes.append(prepared.size)
+        kinds.append(OTHER)
+        payloads.append(None)
+        sizes.append(0)
+        refused = Reject(obj.name, offset, reason, _record_json(body), stage="sink", kind=kind)
+        others.append(Item(ItemKind.REJECT, offset, reject=refused))
     return window
+
+
+def _unexpected(exc: Exception, sink: Sink) -> str:
+    text = " ".join(str(exc).split())[:200]
+    return f"record could not be prepared for {sink.name}: {type(exc).__name__}: {text}"
+
+
+def _record_json(body: Any) -> bytes:
+    """The record's JSON for its dead letter (b"" in the one case no JSON can be written:
+    an integer of more digits than Python converts to text)."""
+    try:
+        return compact_json(body)
+    except (TypeError, ValueError):
+        return b""
 
 
 # Set in each worker by `_init`.
