@@ -137,6 +137,27 @@ def test_prefix_replay_skips_our_own_outputs(
 
 
 @pytest.mark.usefixtures("logzio_env")
+def test_an_event_for_a_deleted_object_is_final_and_leaves_nothing_behind(
+    object_storage: FakeObjectStorage, listener: FakeLogzioListener
+) -> None:
+    # GIVEN an object deleted (say by a lifecycle rule) before its event was handled
+    etag = object_storage.put(NAMESPACE, BUCKET, OBJECT, SAMPLE.read_bytes())
+    object_storage.delete(NAMESPACE, BUCKET, OBJECT)
+    handler = load_function("logzio-shipper").handler
+    # WHEN the event arrives, and again
+    for _ in range(2):
+        status, summary = invoke(handler, create_event(etag))
+        # THEN it is a clear, final outcome: not a failed invocation the platform retries
+        assert status == 200, summary
+        assert summary["missing"] == 1
+        assert summary["complete"] is True
+        assert "no such object" in summary["errors"][0]
+    # AND no lease, progress marker or dead letter was written for it
+    assert object_storage.names(NAMESPACE, BUCKET) == []
+    assert listener.accepted == []
+
+
+@pytest.mark.usefixtures("logzio_env")
 def test_a_whole_bucket_replay_never_ships_another_functions_bookkeeping(
     object_storage: FakeObjectStorage, listener: FakeLogzioListener, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -23,6 +23,11 @@ class SourceError(AuditShipError):
     """The object could not be read (not found, permission, network after retries)."""
 
 
+class ObjectGoneError(SourceError):
+    """The object no longer exists (deleted before it was shipped): a final outcome, not a
+    failure to retry."""
+
+
 class DecodeError(AuditShipError):
     """The object's bytes could not be decompressed past `offset` (compressed bytes)."""
 

@@ -112,6 +112,7 @@ class Summary:
     rejected: int = 0
     filtered: int = 0
     skipped: int = 0  # already delivered by an earlier run (checkpoint or done-marker)
+    missing: int = 0  # objects named that no longer exist (nothing to ship, not retried)
     batches: int = 0
     bytes_in: int = 0  # decompressed bytes read
     bytes_out: int = 0  # bytes handed to the sink (before transport compression)
@@ -122,7 +123,7 @@ class Summary:
 
     def add(self, other: Summary) -> None:
         for name in (
-            "objects", "records", "shipped", "rejected", "filtered", "skipped",
+            "objects", "records", "shipped", "rejected", "filtered", "skipped", "missing",
             "batches", "bytes_in", "bytes_out",
         ):  # fmt: skip
             setattr(self, name, getattr(self, name) + getattr(other, name))
@@ -139,6 +140,7 @@ class Summary:
             "rejected": self.rejected,
             "filtered": self.filtered,
             "skipped": self.skipped,
+            "missing": self.missing,
             "batches": self.batches,
             "bytes": self.bytes_in,
             "bytes_out": self.bytes_out,

@@ -18,7 +18,7 @@ from typing import Any
 
 from auditship.deadline import Deadline
 from auditship.delivery.deadletter import DEAD_LETTER_PART, DeadLetterStore, DeadLetterWriter
-from auditship.errors import AuditShipError, ConfigError
+from auditship.errors import AuditShipError, ConfigError, ObjectGoneError
 from auditship.model import ObjectRef, Summary
 from auditship.pipeline import Pipeline, ShipOptions
 from auditship.sinks.base import Sink
@@ -190,7 +190,9 @@ def ship_all(
             total.errors.append(f"deadline reached with {left} object(s) not started")
             break
         try:
-            if not obj.etag and hasattr(runtime.reader, "head"):
+            # Always: an event for an object deleted since must end here, final, before a
+            # lease or a marker is written for it.
+            if hasattr(runtime.reader, "head"):
                 obj = runtime.reader.head(obj)
             summary = ship_object(
                 obj,
@@ -203,6 +205,9 @@ def ship_all(
                 options=runtime.options,
                 progress=progress,
             )
+        except ObjectGoneError as exc:
+            log.warning("%s", exc)
+            summary = Summary(objects=1, missing=1, errors=[str(exc)])
         except AuditShipError as exc:
             summary = Summary(objects=1, complete=False, errors=[str(exc)])
         except Exception as exc:  # a bug or an unexpected SDK error: this object failed

@@ -161,6 +161,7 @@ class _Job:
             dead_letters=dead_letters,
             ledger=ledger,
             options=ship_options_for(self.settings, force=self.args.force),
+            replaying_dead_letters=self.args.dead_letters,
             **more,
         )
 
@@ -202,7 +203,6 @@ def _ship_remote(job: _Job) -> Summary:
         ObjectStorageLedger(storage, settings.ledger_prefix),
         lister=reader.list,
         own_prefixes=own,
-        replaying_dead_letters=job.args.dead_letters,
     )
     objects = [r for r, is_prefix in job.remote if not is_prefix]
     prefixes = [(r.namespace, r.bucket, r.name) for r, is_prefix in job.remote if is_prefix]

@@ -14,7 +14,7 @@ from dataclasses import replace
 from typing import Any
 
 from auditship.deadline import Deadline
-from auditship.errors import SourceError
+from auditship.errors import ObjectGoneError, SourceError
 from auditship.model import ObjectRef
 from auditship.objectstore import TransientStorageError, classify
 from auditship.retry import READ_POLICY, RetriesExhaustedError, call_with_retry
@@ -36,6 +36,11 @@ class ObjectStorageReader:
         try:
             resp = self._client.head_object(obj.namespace, obj.bucket, obj.name)
         except oci.exceptions.ServiceError as exc:
+            if exc.status == 404:
+                raise ObjectGoneError(
+                    f"{obj}: no such object (HTTP 404 {exc.code}): deleted before it was "
+                    "shipped, or not readable with these credentials; nothing to ship"
+                ) from None
             raise SourceError(f"{obj}: HEAD failed with HTTP {exc.status} {exc.code}") from None
         except Exception as exc:  # network errors from requests/urllib3
             raise SourceError(f"{obj}: HEAD failed ({type(exc).__name__})") from None
