@@ -1,9 +1,22 @@
-"""The time a call has left. Retries and new batches stop in time to report honestly."""
+"""The time a run has left. Retries, waits and new batches stop in time to report honestly.
+
+A deadline is a monotonic point in time (the function's own deadline), or none (the
+operator command), and can be cancelled (SIGINT/SIGTERM): a cancelled deadline has no
+time left, so every loop that asks it stops as it would at the deadline, with its
+progress saved. `sleep` waits no longer than asked, and wakes up when it is cancelled.
+"""
 
 from __future__ import annotations
 
+import threading
 import time
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TypeVar
+
+T = TypeVar("T")
+
+POLL_SECONDS = 0.5  # how soon a waiting thread notices a cancellation
 
 
 @dataclass(frozen=True, slots=True)
@@ -11,6 +24,7 @@ class Deadline:
     """A monotonic point in time; `None` at means no limit (operator command)."""
 
     at: float | None
+    _cancelled: threading.Event = field(default_factory=threading.Event, compare=False)
 
     @classmethod
     def after(cls, seconds: float | None) -> Deadline:
@@ -21,9 +35,41 @@ class Deadline:
         return cls(None)
 
     def remaining(self) -> float:
+        if self._cancelled.is_set():
+            return 0.0
         if self.at is None:
             return float("inf")
         return self.at - time.monotonic()
 
     def expired(self, margin: float = 0.0) -> bool:
         return self.remaining() <= margin
+
+    def cancel(self) -> None:
+        """Stop the run as if its deadline had come (a signal asked it to stop)."""
+        self._cancelled.set()
+
+    @property
+    def cancelled(self) -> bool:
+        return self._cancelled.is_set()
+
+    def why(self) -> str:
+        """Why a run stopped early, for its summary."""
+        if self.cancelled:
+            return "stopped on request (a signal); run again to resume"
+        return "stopped before the function deadline; call again to resume"
+
+    def sleep(self, seconds: float) -> None:
+        """Sleep `seconds`, or less if the run is cancelled meanwhile."""
+        self._cancelled.wait(max(0.0, seconds))
+
+    def wait(self, get: Callable[[float], T | None], margin: float) -> T | None:
+        """Wait between threads, within the deadline: `get(seconds)` (a queue's or a
+        future's wait, returning None when the time ran out) is asked again until it
+        gives something, or until `margin` before the deadline (then None)."""
+        while True:
+            left = self.remaining() - margin
+            if left <= 0:
+                return None
+            got = get(min(left, POLL_SECONDS))
+            if got is not None:
+                return got

@@ -16,8 +16,11 @@ from auditship.deadline import Deadline
 from auditship.errors import SourceError
 from auditship.model import ObjectRef
 from auditship.retry import SMALL_OBJECT_POLICY, RetriesExhaustedError, call_with_retry
+from auditship.timeouts import bounded
 
 T = TypeVar("T")
+
+SMALL_OBJECT_SECONDS = 30.0  # the whole of one request for a marker, a lease or a part
 
 
 class TransientStorageError(Exception):
@@ -58,9 +61,10 @@ def storage_call(
 ) -> T:
     """Run one small-object request under the retry policy (see the module docstring)."""
 
-    def attempt(_budget: float) -> T:
+    def attempt(budget: float) -> T:
         try:
-            return call()
+            with bounded(min(SMALL_OBJECT_SECONDS, budget)):
+                return call()
         except Exception as exc:
             raise classify(exc, obj, what) from None
 

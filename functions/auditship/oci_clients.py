@@ -16,6 +16,7 @@ from typing import Any
 
 from auditship.config import Settings
 from auditship.errors import ConfigError, CredentialsRejectedError, SourceError
+from auditship.timeouts import watch_client
 
 _SECRET_TTL_SECONDS = 300  # re-read the Vault secret now and then so rotations take effect
 
@@ -77,6 +78,8 @@ class OciClients:
             # refusals for every client; retries and give-ups are decided by our loops.
             kwargs["circuit_breaker_strategy"] = oci.circuit_breaker.NoCircuitBreakerStrategy()
             client = cls(self._config, **kwargs)
+            # Every request of ours gets a total time limit (timeouts.bounded).
+            watch_client(client)
             self._clients[kind] = client
             return client
 

@@ -179,20 +179,24 @@ class Pipeline:
             self._fail(f"{self._origin}: a batch could not be delivered")  # pragma: no cover
             raise _Stop  # pragma: no cover
         if self._deadline.expired(self._margin):
-            self._fail(
-                f"{self._origin}: stopped before the function deadline; call again to resume"
-            )
+            self._fail(f"{self._origin}: {self._deadline.why()}")
             raise _Stop
         self._batch = Batch()  # the batcher started the next one where it cut
-        self._acc.sent(batch.size)
-        self._sender.send(batch)
+        self._acc.sent(batch.size)  # in flight from here: no checkpoint passes it unanswered
+        if not self._sender.send(batch, self._margin / 2):
+            self._fail(f"{self._origin}: waiting to send a batch: {self._deadline.why()}")
+            raise _Stop
         self._settle(block=False)
 
     def _settle(self, block: bool) -> None:
-        """Settle the answers that are in (all of them when `block`), in order."""
+        """Settle the answers that are in (when `block`, all of them, waiting until half
+        the margin before the deadline; the sender's requests end at the margin), in order."""
         while self._acc.in_flight:
-            sent = self._sender.result(block)
+            sent = self._sender.result(self._margin / 2) if block else self._sender.ready()
             if sent is None:
+                if block:
+                    self._fail(f"{self._origin}: waiting for the sink: {self._deadline.why()}")
+                    raise _Stop
                 return
             self._settle_one(sent)
 

@@ -99,7 +99,7 @@ def call_with_retry(
     margin: float = 0.0,
     policy: RetryPolicy = SINK_POLICY,
     what: str = "request",
-    sleep: Callable[[float], None] = time.sleep,
+    sleep: Callable[[float], None] | None = None,
 ) -> T:
     """`fn(budget)` until it returns; see the module docstring. Exceptions not in
     `retry_on` propagate at once."""
@@ -129,7 +129,7 @@ def call_with_retry(
         retry=tenacity.retry_if_exception_type(retry_on),
         wait=wait,
         stop=tenacity.stop_after_attempt(policy.max_attempts) | _OutOfTime(budget),
-        sleep=sleep,
+        sleep=sleep or deadline.sleep,  # a cancelled run does not sleep on
         before_sleep=before_sleep,
         reraise=False,
     )

@@ -90,7 +90,7 @@ def _run(
         obj, normalizer, sink,
         max_record_bytes=opts.max_record_bytes, workers=opts.workers, fast_path=opts.fast_path,
     )  # fmt: skip
-    windows = ObjectWindows(obj, reader, stage, progress)
+    windows = ObjectWindows(obj, reader, stage, progress, deadline, opts.deadline_margin_seconds)
     try:
         pipeline = Pipeline(obj, sink, accounting, deadline, opts)
         try:

@@ -26,6 +26,9 @@ keep-alive connection stays usable after a scripted error:
   timed out and retries produces a duplicate, as with a real server - unless the fake was built
   with ``hang_status=<int>``, in which case that status is answered instead. ``stop()`` cuts the
   sleep short.
+* ``("trickle", seconds)`` - answer 200 with a long Content-Length, then send one byte of the
+  body every ``seconds`` until the client goes away or ``stop()``: a slow sink that never
+  finishes and never trips a per-read timeout.
 * Fake-specific extras: Object Storage supports ``("truncate", n)``.
 """
 
@@ -89,6 +92,8 @@ def _normalise_action(action: Action) -> ScriptedResponse:
         head = action[0]
         if head == "timeout" and len(action) == 2:
             return ScriptedResponse("timeout", seconds=float(action[1]))
+        if head == "trickle" and len(action) == 2:
+            return ScriptedResponse("trickle", seconds=float(action[1]))
         if head == "truncate" and len(action) == 2:
             return ScriptedResponse("truncate", nbytes=int(action[1]))
         if isinstance(head, int) and not isinstance(head, bool) and 1 <= len(action) <= 3:
@@ -205,6 +210,21 @@ class FakeHandler(BaseHTTPRequestHandler):
             self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
         with contextlib.suppress(OSError):
             self.connection.close()
+
+    def trickle(self, action: ScriptedResponse) -> None:
+        """200, then a body that never ends: one byte every `action.seconds`."""
+        self.close_connection = True
+        try:
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(10**9))
+            self.end_headers()
+            self.wfile.flush()
+            while not self.owner._stopping.wait(action.seconds or 1.0):
+                self.wfile.write(b" ")
+                self.wfile.flush()
+        except OSError:
+            return  # the client gave up: what the test wants to see
 
     def hang(self, action: ScriptedResponse) -> None:
         """Sleep for the scripted hang time (interrupted by ``stop()``)."""

@@ -122,6 +122,9 @@ class _IngestionHandler(FakeHandler):
             body=body if owner.keep_bodies else b"",
             action=action.describe(),
         )
+        if action.kind == "trickle":
+            self.trickle(action)
+            return
         if action.kind == "reset":
             owner._record(rec, None, [])
             self.reset_connection()

@@ -80,6 +80,9 @@ class _ListenerHandler(FakeHandler):
             action=action.describe(),
         )
 
+        if action.kind == "trickle":
+            self.trickle(action)
+            return
         if action.kind == "reset":
             owner._record(rec, [])
             self.reset_connection()

@@ -166,6 +166,9 @@ class _ObjectStorageHandler(FakeHandler):
             body_length=len(body),
             action=action.describe(),
         )
+        if action.kind == "trickle":
+            self.trickle(action)
+            return
         if action.kind == "reset":
             owner._record(rec)
             self.reset_connection()

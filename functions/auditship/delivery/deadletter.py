@@ -21,6 +21,7 @@ import orjson
 
 from auditship.model import ObjectRef, Reject
 from auditship.objectstore import put_small_object
+from auditship.timeouts import watch_client
 
 # The name of every dead-letter part (`<run>-<part>.ndjson`, see DeadLetterWriter), whatever
 # prefix a function was configured with.
@@ -50,7 +51,7 @@ class LocalDeadLetterStore:
 
 class ObjectStorageDeadLetterStore:
     def __init__(self, client: Any, prefix: str) -> None:
-        self._client = client
+        self._client = watch_client(client)
         self.prefix = prefix
 
     def put(self, obj: ObjectRef, key: str, body: bytes) -> str:

@@ -79,20 +79,42 @@ class Sender:
         """A batch failed in a way that ends the run; later batches are not sent."""
         return self._stopped.is_set()
 
-    def send(self, batch: Batch) -> None:
-        self._inbox.put(batch)
+    def send(self, batch: Batch, margin: float) -> bool:
+        """Queue `batch` behind the one being sent; False when there was no room before
+        `margin` before the deadline."""
+        return self._deadline.wait(lambda seconds: self._put(batch, seconds), margin) is not None
 
-    def result(self, block: bool, timeout: float | None = None) -> Sent | None:
-        """The next batch's answer, in order; None when none is ready (or the wait ran
-        out)."""
+    def _put(self, batch: Batch | None, seconds: float) -> bool | None:
         try:
-            return self._results.get(block=block, timeout=timeout if block else None)
+            self._inbox.put(batch, timeout=seconds)
+            return True
+        except queue.Full:
+            return None
+
+    def ready(self) -> Sent | None:
+        """The next batch's answer if it is in."""
+        try:
+            return self._results.get_nowait()
+        except queue.Empty:
+            return None
+
+    def result(self, margin: float) -> Sent | None:
+        """The next batch's answer, in order, waiting for it until `margin` before the
+        deadline (None: it did not come in time)."""
+        return self._deadline.wait(self._get, margin)
+
+    def _get(self, seconds: float) -> Sent | None:
+        try:
+            return self._results.get(timeout=seconds)
         except queue.Empty:
             return None
 
     def close(self) -> None:
-        self._inbox.put(None)
-        self._thread.join()
+        """Stop the thread; one stuck in a request (bounded by its own time limit) is left
+        to end by itself."""
+        self._stopped.set()
+        if self._put(None, 1.0):
+            self._thread.join(timeout=5.0)
 
     def _run(self) -> None:
         while True:

@@ -40,6 +40,7 @@ from auditship.errors import (
 from auditship.model import ObjectRef, Record, RejectKind
 from auditship.retry import parse_retry_after
 from auditship.sinks.base import BatchLimits, Delivery, Prepared, RecordRefused
+from auditship.timeouts import bounded, watch_session
 
 try:  # pragma: no cover - platform dependent
     from isal import igzip as _gzip
@@ -73,6 +74,7 @@ class LogzioSink:
         self._type = log_type
         self._level = compress_level
         self._session = session or requests.Session()
+        watch_session(self._session)
         self.limits = BatchLimits(
             max_bytes=max_batch_bytes,
             max_items=1_000_000,
@@ -128,16 +130,22 @@ class LogzioSink:
         body = b"\n".join([p.payload for p in batch])
         data = _gzip.compress(body, self._level)
         try:
-            resp = self._session.post(
-                self._url,
-                params=params,
-                data=data,
-                headers={"Content-Type": "application/json", "Content-Encoding": "gzip"},
-                timeout=(min(10.0, timeout), timeout),
-            )
+            with bounded(timeout) as watch:  # the whole request, answer included
+                resp = self._session.post(
+                    self._url,
+                    params=params,
+                    data=data,
+                    headers={"Content-Type": "application/json", "Content-Encoding": "gzip"},
+                    timeout=(min(10.0, timeout), timeout),
+                )
         except requests.Timeout:
             raise RetryableSinkError(f"Logz.io listener {self._host}: timed out") from None
         except requests.RequestException as exc:
+            if watch.fired:
+                raise RetryableSinkError(
+                    f"Logz.io listener {self._host}: timed out "
+                    f"(no complete answer in {timeout:.1f}s)"
+                ) from None
             raise RetryableSinkError(
                 f"Logz.io listener {self._host}: {type(exc).__name__} (connection failed)"
             ) from None

@@ -49,6 +49,7 @@ from auditship.errors import (
 from auditship.model import ObjectRef, Record, RejectKind, compact_json
 from auditship.retry import parse_retry_after
 from auditship.sinks.base import BatchLimits, Delivery, Prepared, RecordRefused
+from auditship.timeouts import bounded, watch_client
 
 # The service documents "each entry should be less than 1 MB" without saying whether MB is
 # 10**6 or 2**20 or exactly what is measured; we measure the whole serialized entry
@@ -165,7 +166,7 @@ class OciLoggingSink:
                 f"max_request_bytes ({max_request_bytes}) must exceed max_entry_bytes "
                 f"({max_entry_bytes}) by at least {worst_framing} bytes of framing"
             )
-        self._client = client
+        self._client = watch_client(client)
         self.log_id = log_id
         self.max_request_bytes = max_request_bytes
         self.max_entries = max_entries
@@ -278,11 +279,8 @@ class OciLoggingSink:
         return models.PutLogsDetails(specversion="1.0", log_entry_batches=batches)
 
     def send(self, batch: list[Prepared], obj: ObjectRef, timeout: float) -> Delivery:
-        """One PutLogs attempt for `batch`, bounded by `timeout` seconds per socket wait.
-
-        `timeout` bounds connecting and each wait for the server (requests' semantics), not
-        the total transfer; with bodies of a few MiB on a healthy link that is the same.
-        """
+        """One PutLogs attempt for `batch`, bounded by `timeout` seconds in all (connect,
+        send and the whole answer: `timeouts.bounded`)."""
         if not batch:
             return Delivery(accepted=0)
         body = self.build_body(batch, obj)
@@ -292,14 +290,15 @@ class OciLoggingSink:
             saved = base_client.timeout
             base_client.timeout = (seconds, seconds)
             try:
-                self._client.put_logs(
-                    self.log_id,
-                    body,
-                    # The pipeline's deadline-bounded loop (backoff, jitter, Retry-After,
-                    # dead letter) is the retry strategy. SDK retries would sleep and
-                    # re-send past the function's deadline and hide the Retry-After.
-                    retry_strategy=oci.retry.NoneRetryStrategy(),
-                )
+                with bounded(seconds) as watch:  # the whole request, answer included
+                    self._client.put_logs(
+                        self.log_id,
+                        body,
+                        # The pipeline's deadline-bounded loop (backoff, jitter, Retry-After,
+                        # dead letter) is the retry strategy. SDK retries would sleep and
+                        # re-send past the function's deadline and hide the Retry-After.
+                        retry_strategy=oci.retry.NoneRetryStrategy(),
+                    )
             except oci.exceptions.ServiceError as exc:
                 raise _classify_service_error(exc, len(batch), obj) from exc
             except CircuitBreakerError as exc:
@@ -312,8 +311,9 @@ class OciLoggingSink:
             except (oci.exceptions.RequestException, oci.exceptions.ConnectTimeout) as exc:
                 # Timeouts, resets, refused connections: the request may or may not have
                 # been accepted; a retry re-sends the same ids.
+                kind = "timeout (no complete answer)" if watch.fired else _transport_kind(exc)
                 raise RetryableSinkError(
-                    f"PutLogs for {obj}: {_transport_kind(exc)} after up to {seconds:.1f}s; "
+                    f"PutLogs for {obj}: {kind} after up to {seconds:.1f}s; "
                     f"{len(batch)} entries, {len(body)} bytes"
                 ) from exc
             finally:

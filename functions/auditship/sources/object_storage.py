@@ -19,16 +19,23 @@ from auditship.model import ObjectRef
 from auditship.objectstore import TransientStorageError, classify
 from auditship.retry import READ_POLICY, RetriesExhaustedError, call_with_retry
 from auditship.sources.local import CHUNK_BYTES
+from auditship.timeouts import bounded, watch_client
 
 MAX_STALLS = 5
+# Opening a GET, and each chunk of its body, must be done within this (a stalled or
+# trickling connection is cut and the read resumes where it was).
+READ_SECONDS = 60.0
 
 
 class ObjectStorageReader:
     """Reads objects with an `oci.object_storage.ObjectStorageClient` (any auth)."""
 
-    def __init__(self, client: Any, chunk_bytes: int = CHUNK_BYTES) -> None:
-        self._client = client
+    def __init__(
+        self, client: Any, chunk_bytes: int = CHUNK_BYTES, timeout: float = READ_SECONDS
+    ) -> None:
+        self._client = watch_client(client)
         self._chunk = chunk_bytes
+        self._timeout = timeout
 
     def head(self, obj: ObjectRef) -> ObjectRef:
         import oci
@@ -95,8 +102,9 @@ class ObjectStorageReader:
         position = 0
         stalls = 0
 
-        def open_here(_budget: float) -> Any | None:
-            return self._open(obj, position)
+        def open_here(budget: float) -> Any | None:
+            with bounded(min(self._timeout, budget)):
+                return self._open(obj, position)
 
         while True:
             try:
@@ -112,8 +120,13 @@ class ObjectStorageReader:
             if resp is None:
                 return
             start = position
+            chunks = resp.data.raw.stream(self._chunk, decode_content=False)
             try:
-                for chunk in resp.data.raw.stream(self._chunk, decode_content=False):
+                while True:
+                    with bounded(self._timeout):
+                        chunk = next(chunks, None)
+                    if chunk is None:
+                        break
                     if chunk:
                         position += len(chunk)
                         yield chunk

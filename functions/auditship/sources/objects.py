@@ -11,6 +11,8 @@ takes from any source.
   the records decoded after it follow as usual.
 - A read that fails for good yields every window the bytes read so far hold for sure, then
   raises the `SourceError` (a resume reads the rest again, cut the same way).
+- Waiting for the reader ends `margin` before the deadline (a `SourceError` saying so,
+  after the windows read so far): a stalled read never holds a run past it.
 - `close()` stops the reader thread; the caller closes the stage.
 """
 
@@ -21,6 +23,7 @@ import threading
 from collections.abc import Callable, Iterator
 from typing import Any, Protocol
 
+from auditship.deadline import Deadline
 from auditship.errors import AuditShipError, SourceError
 from auditship.model import ObjectRef, Reject, RejectKind
 from auditship.sinks.base import Sink
@@ -85,7 +88,11 @@ class ObjectWindows:
         reader: Reader,
         stage: InlineStage | WindowedStage,
         progress: Callable[[int], None] | None = None,
+        deadline: Deadline | None = None,
+        margin: float = 0.0,
     ) -> None:
+        self._deadline = deadline or Deadline.unlimited()
+        self._margin = margin
         self._obj = obj
         self._reader = reader
         self._stage = stage
@@ -103,7 +110,10 @@ class ObjectWindows:
         self._thread.start()
         stage = self._stage
         while True:
-            chunk = chunks.get()
+            chunk = self._deadline.wait(lambda seconds: _get(chunks, seconds), self._margin)
+            if chunk is None:  # the read is slower than the time left
+                yield from stage.complete()
+                raise SourceError(f"{self._obj}: reading: {self._deadline.why()}")
             if chunk is _END:
                 break
             if type(chunk) is DecodeFault:
@@ -140,6 +150,13 @@ class ObjectWindows:
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout=5)
+
+
+def _get(chunks: queue.Queue[Any], seconds: float) -> Any:
+    try:
+        return chunks.get(timeout=seconds)
+    except queue.Empty:
+        return None
 
 
 def _read_ahead(chunks: Iterator[Any], out: queue.Queue[Any], stop: threading.Event) -> None:

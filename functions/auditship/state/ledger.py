@@ -32,6 +32,7 @@ import orjson
 
 from auditship.model import ObjectRef
 from auditship.objectstore import get_small_object, get_small_object_with_etag, put_small_object
+from auditship.timeouts import watch_client
 
 MAX_LISTED_DEAD_LETTERS = 10_000  # past that, a re-run may write some dead letters again
 # The name of every marker and lease, whatever prefix a function was configured with.
@@ -87,7 +88,7 @@ def _safe_etag(etag: str) -> str:
 
 class ObjectStorageLedger:
     def __init__(self, client: Any, prefix: str) -> None:
-        self._client = client
+        self._client = watch_client(client)
         self.prefix = prefix
         self._holder = uuid.uuid4().hex  # who holds a lease: for people reading the bucket
 
