@@ -158,6 +158,20 @@ def test_an_event_for_a_deleted_object_is_final_and_leaves_nothing_behind(
 
 
 @pytest.mark.usefixtures("logzio_env")
+def test_a_404_that_is_not_a_deleted_object_fails_loudly(
+    object_storage: FakeObjectStorage, listener: FakeLogzioListener
+) -> None:
+    # GIVEN an event naming a bucket these credentials cannot list (here: it does not
+    # exist; OCI answers 404 alike for objects it will not show)
+    event = create_event("etag-1")
+    event["data"]["additionalDetails"]["bucketName"] = "not-ours"
+    handler = load_function("logzio-shipper").handler
+    status, _ = invoke(handler, event)
+    # THEN the invocation fails (a lost grant must not pass for deleted objects)
+    assert status != 200
+
+
+@pytest.mark.usefixtures("logzio_env")
 def test_a_whole_bucket_replay_never_ships_another_functions_bookkeeping(
     object_storage: FakeObjectStorage, listener: FakeLogzioListener, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -1,19 +1,20 @@
 """auditship: the one shared core of the OCI audit shippers.
 
-A record's path through the package follows the module layout:
+A record's path through the package follows its folders:
 
-    sources   bytes of an object (Object Storage ranged GETs, or a local file)
-    decode    streaming gunzip (multi-member; plain objects pass through)
-    repair    concatenated / NDJSON / pretty / array JSON -> one record at a time
-    normalize event time, action filter, redaction
-    prepare   the sink's own format, in process or in worker processes
-    pipeline  batches, retries, accounting: delivered or dead-lettered, in order
-    sinks/    Logz.io, OCI Logging (PutLogs), stdout
+    sources/     where records come from: local files, Object Storage objects (ranged
+                 GETs that resume), the object source (read -> decode -> windows), replays
+    transforms/  decode (gunzip) -> repair (split concatenated JSON) -> normalize (time,
+                 filter, redaction) -> prepare (the sink's format; C fast path for Logz.io)
+    pipeline     the thin orchestrator every source feeds: accounting -> batcher -> sender
+    delivery/    batcher (pure), sender (its own thread, the retry policy), dead letters
+    sinks/       Logz.io, OCI Logging (PutLogs), stdout
+    state/       ledger (done/progress markers, leases), accounting (every position once)
+    entrypoints/ the fdk handler, the operator command, payloads, wiring
+    shipping     the object job around the pipeline: markers, lease, resume
 
-`pipeline.ship_object` wires the stages for one object; `runner` ships an invocation's
-objects; `handler` adapts it to fdk and `cli` to the operator command. Every record ends
-up delivered or dead-lettered (`deadletter`); `ledger` makes a second event for a
-processed object a no-op.
+Every record ends up delivered or dead-lettered with its reason; `retry` holds the one
+retry policy and `timeouts` the total time limit of every request.
 """
 
 __version__ = "0.1.0"

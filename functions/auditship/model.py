@@ -56,7 +56,6 @@ class RejectKind(StrEnum):
     CUT_OFF = "cut-off"  # the stream ends inside a record
     DOUBTFUL = "doubtful"  # an empty object right after junk: most likely cut from a string
     TOO_LARGE = "too-large"  # a stretch, line, entry or record over a limit
-    TOO_DEEP = "too-deep"  # nested deeper than a sink's serializer writes
     UNWRITABLE = "unwritable"  # a value the sink's format cannot hold
     UNPREPARABLE = "unpreparable"  # preparing the record failed unexpectedly (a bug)
     SINK_REFUSED = "sink-refused"  # the sink answered that it will not take it (400, 413)

@@ -5,8 +5,8 @@ of at most `part_bytes`, so memory stays bounded however many records fail. A pa
 written before accounting counts its records as handled (`add` and `flush` return the
 positions they made durable); a failed write fails the call.
 
-Layout: `<prefix><object name>/<run id>-<part>.ndjson` (Object Storage: in the same bucket
-as the object; local: under a folder, with `/` in the object name kept as sub-folders).
+Layout: Object Storage: `<prefix><object name>/<run id>-<part>.ndjson`, in the same bucket
+as the object; local files: `<folder>/<file name>.<run id>-<part>.ndjson`.
 """
 
 from __future__ import annotations

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import replace
-from typing import Any
+from typing import Any, NoReturn
 
 from auditship.deadline import Deadline
 from auditship.errors import ObjectGoneError, SourceError
@@ -44,15 +44,38 @@ class ObjectStorageReader:
             resp = self._client.head_object(obj.namespace, obj.bucket, obj.name)
         except oci.exceptions.ServiceError as exc:
             if exc.status == 404:
-                raise ObjectGoneError(
-                    f"{obj}: no such object (HTTP 404 {exc.code}): deleted before it was "
-                    "shipped, or not readable with these credentials; nothing to ship"
-                ) from None
+                self._gone_or_forbidden(obj)
             raise SourceError(f"{obj}: HEAD failed with HTTP {exc.status} {exc.code}") from None
         except Exception as exc:  # network errors from requests/urllib3
             raise SourceError(f"{obj}: HEAD failed ({type(exc).__name__})") from None
         etag = resp.headers.get("etag", "") or resp.headers.get("ETag", "")
         return replace(obj, etag=obj.etag or etag)
+
+    def _gone_or_forbidden(self, obj: ObjectRef) -> NoReturn:
+        """Object Storage answers 404 both for a missing object and for one these
+        credentials may not read. Listing its name tells them apart: a bucket that can be
+        listed without it means the object is gone (final); anything else is an error that
+        fails the call loudly (a lost grant must not pass for deleted objects)."""
+        import oci
+
+        try:
+            listing = self._client.list_objects(
+                obj.namespace, obj.bucket, prefix=obj.name, limit=1, fields="name"
+            )
+        except oci.exceptions.ServiceError as exc:
+            raise SourceError(
+                f"{obj}: HEAD answered 404 and the bucket cannot be listed (HTTP {exc.status} "
+                f"{exc.code}): no permission to read it, or no such bucket"
+            ) from None
+        except Exception as exc:  # network errors from requests/urllib3
+            raise SourceError(
+                f"{obj}: HEAD answered 404; LIST failed ({type(exc).__name__})"
+            ) from None
+        if any(o.name == obj.name for o in listing.data.objects):
+            raise SourceError(f"{obj}: HEAD answered 404 but the object is listed; try again")
+        raise ObjectGoneError(
+            f"{obj}: no such object (deleted before it was shipped); nothing to ship"
+        )
 
     def list(self, namespace: str, bucket: str, prefix: str) -> Iterator[ObjectRef]:
         import oci
