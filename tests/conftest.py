@@ -32,6 +32,21 @@ settings.register_profile("default", deadline=None)
 settings.load_profile("default")
 
 SAMPLE = ROOT / "tests" / "data" / "sample-connector-object.log.gz"
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _state_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """The operator command keeps progress of local files under $XDG_STATE_HOME: in tests
+    (and the subprocesses they start), a folder of the test run's own."""
+    saved = os.environ.get("XDG_STATE_HOME")
+    os.environ["XDG_STATE_HOME"] = str(tmp_path_factory.mktemp("state-home"))
+    yield
+    if saved is None:
+        os.environ.pop("XDG_STATE_HOME", None)
+    else:
+        os.environ["XDG_STATE_HOME"] = saved
+
+
 NAMESPACE = "testns"
 BUCKET = "audit-bucket"
 TOKEN = "test-token"

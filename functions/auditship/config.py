@@ -48,6 +48,7 @@ class Settings:
     max_record_bytes: int = 8 * 1024 * 1024
     http_timeout_seconds: float = 30.0
     deadline_margin_seconds: float = 20.0
+    checkpoint_seconds: float = 10.0  # progress saved this often while running
     workers: int = 1  # record-preparation threads (fast path) or processes (see prepare.py)
     fast_path: bool = True  # the C fast path for Logz.io, when built (see fastpath.py)
     # Endpoint overrides (tests, private endpoints, the operator command)
@@ -102,6 +103,9 @@ class Settings:
             "http_timeout_seconds": get("HTTP_TIMEOUT_SECONDS", 30.0, _float_between(1, 300)),
             "deadline_margin_seconds": get(
                 "DEADLINE_MARGIN_SECONDS", 20.0, _float_between(0, 120)
+            ),
+            "checkpoint_seconds": get(
+                "CHECKPOINT_SECONDS", cls.checkpoint_seconds, _float_between(0.1, 300)
             ),
             "workers": get("WORKERS", 1, _int_between(1, 16)),
             "fast_path": get("FAST_PATH", True, _on_off),

@@ -1,8 +1,9 @@
 """The time a run has left. Retries, waits and new batches stop in time to report honestly.
 
 A deadline is a monotonic point in time (the function's own deadline), or none (the
-operator command), and can be cancelled (SIGINT/SIGTERM): a cancelled deadline has no
-time left, so every loop that asks it stops as it would at the deadline, with its
+operator command), and can be cancelled (SIGINT/SIGTERM): it then comes `grace` seconds
+after the cancel, so every loop that asks it stops as it would at the deadline (no new
+work within the margin, waits for answers already asked for until half of it), with its
 progress saved. `sleep` waits no longer than asked, and wakes up when it is cancelled.
 """
 
@@ -25,6 +26,7 @@ class Deadline:
 
     at: float | None
     _cancelled: threading.Event = field(default_factory=threading.Event, compare=False)
+    _cancelled_at: list[float] = field(default_factory=list, compare=False)  # [deadline]
 
     @classmethod
     def after(cls, seconds: float | None) -> Deadline:
@@ -35,17 +37,19 @@ class Deadline:
         return cls(None)
 
     def remaining(self) -> float:
-        if self._cancelled.is_set():
-            return 0.0
-        if self.at is None:
-            return float("inf")
-        return self.at - time.monotonic()
+        now = time.monotonic()
+        left = float("inf") if self.at is None else self.at - now
+        if self._cancelled_at:
+            left = min(left, self._cancelled_at[0] - now)
+        return left
 
     def expired(self, margin: float = 0.0) -> bool:
         return self.remaining() <= margin
 
-    def cancel(self) -> None:
-        """Stop the run as if its deadline had come (a signal asked it to stop)."""
+    def cancel(self, grace: float = 0.0) -> None:
+        """Stop the run as if its deadline came in `grace` seconds (a signal asked)."""
+        if not self._cancelled_at:
+            self._cancelled_at.append(time.monotonic() + grace)
         self._cancelled.set()
 
     @property

@@ -88,14 +88,14 @@ def put_small_object(
     content_type: str,
     what: str,
     **conditions: str,
-) -> None:
-    """PutObject `name` in `obj`'s bucket. `conditions` are `if_match` / `if_none_match`;
-    a failed condition raises the SDK's ServiceError (412). A 404 on a write means a
-    missing bucket or permission: a `SourceError` saying so."""
+) -> str:
+    """PutObject `name` in `obj`'s bucket; returns the new version's ETag. `conditions`
+    are `if_match` / `if_none_match`; a failed condition raises the SDK's ServiceError
+    (412). A 404 on a write means a missing bucket or permission: a `SourceError`."""
     import oci
 
     try:
-        storage_call(
+        resp = storage_call(
             lambda: client.put_object(
                 obj.namespace, obj.bucket, name, body, content_type=content_type, **conditions
             ),
@@ -109,6 +109,7 @@ def put_small_object(
             f"{obj}: {what} failed with HTTP 404 (no such bucket, or no permission to write "
             "objects in it)"
         ) from None
+    return str(resp.headers.get("etag", ""))
 
 
 def get_small_object_with_etag(

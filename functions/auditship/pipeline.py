@@ -15,7 +15,8 @@ resume", and `accounting.checkpoint()` says from where.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import time
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from auditship.deadline import Deadline
@@ -26,6 +27,7 @@ from auditship.model import ObjectRef, Reject, RejectKind
 from auditship.retry import SINK_POLICY, RetryPolicy
 from auditship.sinks.base import Prepared, Sink
 from auditship.state.accounting import Accounting
+from auditship.state.ledger import Progress
 from auditship.transforms.prepare import RECORD, Item, ItemKind, Window
 
 _DAMAGE_NAMED = 3  # decode faults named one by one in a summary's errors
@@ -42,6 +44,12 @@ class ShipOptions:
     # else `workers` processes (>1) or this thread (1); see sources.objects.stage_for.
     workers: int = 1
     fast_path: bool = True
+    # Progress is saved this often while running: a crash repeats at most this much work.
+    checkpoint_seconds: float = 10.0
+
+
+# Saves a checkpoint while the run goes on; returns why the run must stop, or None.
+Checkpoint = Callable[[Progress], str | None]
 
 
 class _Stop(Exception):
@@ -56,8 +64,12 @@ class Pipeline:
         accounting: Accounting,
         deadline: Deadline,
         options: ShipOptions,
+        checkpoint: Checkpoint | None = None,
     ) -> None:
         self._origin = origin
+        self._checkpoint = checkpoint
+        self._checkpoint_seconds = options.checkpoint_seconds
+        self._checkpointed = time.monotonic()
         self._sink = sink
         self._acc = accounting
         self._summary = accounting.summary
@@ -187,6 +199,18 @@ class Pipeline:
             self._fail(f"{self._origin}: waiting to send a batch: {self._deadline.why()}")
             raise _Stop
         self._settle(block=False)
+        self._save_progress()
+
+    def _save_progress(self) -> None:
+        """Every `checkpoint_seconds`, hand the checkpoint to whoever keeps it."""
+        now = time.monotonic()
+        if self._checkpoint is None or now - self._checkpointed < self._checkpoint_seconds:
+            return
+        self._checkpointed = now
+        stop = self._checkpoint(self._acc.checkpoint())
+        if stop is not None:
+            self._fail(stop)
+            raise _Stop
 
     def _settle(self, block: bool) -> None:
         """Settle the answers that are in (when `block`, all of them, waiting until half

@@ -108,7 +108,7 @@ def call_with_retry(
         return deadline.remaining() - margin
 
     if budget() < MIN_ATTEMPT_SECONDS:
-        raise RetriesExhaustedError(f"{what}: no time left before the deadline", None)
+        raise RetriesExhaustedError(f"{what}: not sent, no time left: {deadline.why()}", None)
 
     jitter = tenacity.wait_random_exponential(
         multiplier=policy.base_seconds, max=policy.cap_seconds, exp_base=2
@@ -141,5 +141,5 @@ def call_with_retry(
         if attempt.attempt_number >= policy.max_attempts:
             why = f"gave up after {attempt.attempt_number} attempts"
         else:
-            why = "no time left for another attempt before the deadline"
+            why = f"no time left for another attempt: {deadline.why()}"
         raise RetriesExhaustedError(f"{last} ({why})", last) from None

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -24,7 +25,13 @@ from auditship.pipeline import Pipeline, ShipOptions
 from auditship.sinks.base import Sink
 from auditship.sources.objects import ObjectWindows, Reader, stage_for
 from auditship.state.accounting import Accounting
-from auditship.state.ledger import LEDGER_OBJECT, Ledger, Progress
+from auditship.state.ledger import (
+    LEASE_SECONDS,
+    LEDGER_OBJECT,
+    LeaseLostError,
+    Ledger,
+    Progress,
+)
 from auditship.transforms.normalize import Normalizer
 
 log = logging.getLogger(__name__)
@@ -50,20 +57,27 @@ def ship_object(
     if not opts.force and ledger.is_done(obj):
         summary.errors.append(_already_shipped(obj))
         return summary
-    with _lease(ledger, obj, deadline) as held_until:
-        if held_until is not None:
-            summary.complete = False
-            until = time.strftime("%H:%M:%SZ", time.gmtime(held_until))
-            summary.errors.append(
-                f"{obj}: another invocation is shipping this object (lease until {until}); "
-                "a retry after that ships what is left"
-            )
-        elif not opts.force and ledger.is_done(obj):  # finished while we took the lease
+    held_until = ledger.acquire(obj, LEASE_SECONDS, force=opts.force)
+    if held_until is not None:
+        summary.complete = False
+        until = time.strftime("%H:%M:%SZ", time.gmtime(held_until))
+        summary.errors.append(
+            f"{obj}: another invocation is shipping this object (lease until {until}, "
+            "renewed while it runs); a retry after that ships what is left"
+        )
+        return summary
+    earlier = Progress()
+    holder = _Holder(ledger, obj)
+    try:
+        if not opts.force and ledger.is_done(obj):  # finished while we took the lease
             summary.errors.append(_already_shipped(obj))
         else:
             earlier = Progress() if opts.force else ledger.progress(obj)
+            holder.last = earlier
             accounting = Accounting(summary, earlier, DeadLetterWriter(dead_letters, obj))
-            _run(obj, reader, sink, normalizer, accounting, deadline, opts, progress, ledger)
+            _run(obj, reader, sink, normalizer, accounting, deadline, opts, progress, holder)
+    finally:
+        holder.release()
     summary.seconds = time.monotonic() - started
     return summary
 
@@ -81,10 +95,10 @@ def _run(
     deadline: Deadline,
     opts: ShipOptions,
     progress: Callable[[int], None] | None,
-    ledger: Ledger,
+    holder: _Holder,
 ) -> None:
     """The pipeline over the object's windows, then the marker that records the outcome."""
-    summary = accounting.summary
+    summary, ledger = accounting.summary, holder.ledger
     # The stage may fork worker processes: before the pipeline starts its threads.
     stage = stage_for(
         obj, normalizer, sink,
@@ -92,7 +106,7 @@ def _run(
     )  # fmt: skip
     windows = ObjectWindows(obj, reader, stage, progress, deadline, opts.deadline_margin_seconds)
     try:
-        pipeline = Pipeline(obj, sink, accounting, deadline, opts)
+        pipeline = Pipeline(obj, sink, accounting, deadline, opts, holder.checkpoint)
         try:
             pipeline.run(windows)
         finally:
@@ -100,11 +114,11 @@ def _run(
             windows.close()
             stage.close()
     except Exception:
-        # A bug, or out of memory: keep the earlier checkpoint, with the dead letters
+        # A bug, or out of memory: keep the last checkpoint saved, with the dead letters
         # written past it, so a resume does not write them again.
         with contextlib.suppress(Exception):
             accounting.flush_letters()
-            ledger.save_progress(obj, accounting.earlier_checkpoint())
+            ledger.save_progress(obj, accounting.with_letters(holder.last))
         raise
     summary.bytes_in = windows.bytes_read
     try:
@@ -123,20 +137,50 @@ def _run(
         summary.errors.append(str(exc))
 
 
-@contextlib.contextmanager
-def _lease(ledger: Ledger, obj: ObjectRef, deadline: Deadline) -> Iterator[float | None]:
-    """Hold the object's lease for as long as this call may run (plus a minute; an hour
-    without a deadline). Yields None when held, else when the other holder's lease ends."""
-    remaining = deadline.remaining()
-    held_until = ledger.acquire(obj, 3600.0 if remaining == float("inf") else remaining + 60)
-    try:
-        yield held_until
-    finally:
-        if held_until is None:
+class _Holder:
+    """This run's hold on an object: its lease, renewed on a thread of its own every
+    quarter of `LEASE_SECONDS` (so a holder that dies leaves a lease that is stale soon),
+    and its progress marker, saved while the pipeline runs (`checkpoint`)."""
+
+    def __init__(self, ledger: Ledger, obj: ObjectRef) -> None:
+        self.ledger = ledger
+        self.last = Progress()  # the last progress saved (or found)
+        self._obj = obj
+        self._lost = threading.Event()
+        self._done = threading.Event()
+        self._thread = threading.Thread(target=self._renew, name="auditship-lease", daemon=True)
+        self._thread.start()
+
+    def _renew(self) -> None:
+        while not self._done.wait(LEASE_SECONDS / 4):
             try:
-                ledger.release(obj)
-            except AuditShipError as exc:  # it expires by itself
-                log.warning("%s", exc)
+                self.ledger.renew(self._obj, LEASE_SECONDS)
+            except LeaseLostError as exc:
+                log.error("%s", exc)
+                self._lost.set()
+                return
+            except Exception as exc:  # it is tried again; the lease lasts four times longer
+                log.warning("%s: lease not renewed (%s)", self._obj, exc)
+
+    def checkpoint(self, progress: Progress) -> str | None:
+        """Save `progress`; returns why the run must stop (another run took over), or None.
+        A marker that cannot be written now is logged: the next one may be."""
+        if self._lost.is_set():
+            return f"{self._obj}: another run took over this object's lease; stopped here"
+        try:
+            self.ledger.save_progress(self._obj, progress)
+            self.last = progress
+        except AuditShipError as exc:
+            log.warning("%s: progress not saved (%s)", self._obj, exc)
+        return None
+
+    def release(self) -> None:
+        self._done.set()
+        self._thread.join(timeout=5.0)
+        try:
+            self.ledger.release(self._obj)
+        except AuditShipError as exc:  # it expires by itself
+            log.warning("%s", exc)
 
 
 @dataclass

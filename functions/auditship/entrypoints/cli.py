@@ -14,8 +14,11 @@ to resume); 3 bad usage or configuration.
 from __future__ import annotations
 
 import argparse
+import logging
 import os
+import signal
 import sys
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, NoReturn
@@ -35,7 +38,9 @@ from auditship.sources.address import parse_source
 from auditship.sources.local import LocalReader
 from auditship.sources.object_storage import ObjectStorageReader
 from auditship.sources.replay import DeadLetterReplayReader
-from auditship.state.ledger import NullLedger, ObjectStorageLedger
+from auditship.state.ledger import LocalLedger, ObjectStorageLedger
+
+log = logging.getLogger("auditship")
 
 EXIT_OK, EXIT_REJECTED, EXIT_INCOMPLETE, EXIT_USAGE = 0, 1, 2, 3
 _PROGRESS_MIN_BYTES = 16 * 1024 * 1024
@@ -75,7 +80,18 @@ def build_parser() -> argparse.ArgumentParser:
         help="where rejected records of local sources go (default ./dead-letter); oci:// "
         "sources dead-letter into their bucket under DEAD_LETTER_PREFIX",
     )
-    p.add_argument("--force", action="store_true", help="ship objects already marked shipped")
+    p.add_argument(
+        "--state-dir",
+        default=default_state_dir(),
+        help="where progress of local files is kept, so a stopped run resumes (default "
+        "$XDG_STATE_HOME/oci-audit-ship)",
+    )
+    p.add_argument(
+        "--force",
+        action="store_true",
+        help="ship objects already marked shipped, from the start, taking over a lease "
+        "another run holds",
+    )
     p.add_argument(
         "--dead-letters",
         action="store_true",
@@ -151,6 +167,7 @@ class _Job:
     clients: Any  # OciClients, when anything needs OCI credentials
     sink: Sink
     readers: list[Any] = field(default_factory=list)
+    deadline: Deadline = field(default_factory=Deadline.unlimited)  # cancelled by a signal
 
     def runtime(self, reader: Any, dead_letters: Any, ledger: Any, **more: Any) -> Runtime:
         self.readers.append(_reader(reader, self.args))
@@ -185,9 +202,11 @@ def _job(args: argparse.Namespace, env: dict[str, str]) -> _Job:
 def _ship_local(job: _Job) -> Summary:
     sizes = [os.path.getsize(r.name) for r in job.local if os.path.isfile(r.name)]
     runtime = job.runtime(
-        LocalReader(), LocalDeadLetterStore(job.args.dead_letter_dir), NullLedger()
+        LocalReader(),
+        LocalDeadLetterStore(job.args.dead_letter_dir),
+        LocalLedger(job.args.state_dir),
     )
-    return ship_all(job.local, [], runtime, Deadline.unlimited(), _progress(job.args, sum(sizes)))
+    return ship_all(job.local, [], runtime, job.deadline, _progress(job.args, sum(sizes)))
 
 
 def _ship_remote(job: _Job) -> Summary:
@@ -206,7 +225,7 @@ def _ship_remote(job: _Job) -> Summary:
     )
     objects = [r for r, is_prefix in job.remote if not is_prefix]
     prefixes = [(r.namespace, r.bucket, r.name) for r, is_prefix in job.remote if is_prefix]
-    return ship_all(objects, prefixes, runtime, Deadline.unlimited(), _progress(job.args, None))
+    return ship_all(objects, prefixes, runtime, job.deadline, _progress(job.args, None))
 
 
 def run(argv: list[str] | None = None, env: dict[str, str] | None = None) -> int:
@@ -217,6 +236,7 @@ def run(argv: list[str] | None = None, env: dict[str, str] | None = None) -> int
     except AuditShipError as exc:
         print(f"oci-audit-ship: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    _stop_on_signals(job.deadline, job.settings.deadline_margin_seconds)
     total = Summary()
     try:
         if job.local:
@@ -229,6 +249,31 @@ def run(argv: list[str] | None = None, env: dict[str, str] | None = None) -> int
     finally:
         job.sink.close()
     return _report(total, job.readers)
+
+
+def _stop_on_signals(deadline: Deadline, grace: float) -> None:
+    """SIGINT (Ctrl-C) and SIGTERM stop the run cleanly: no new batch, answers already
+    asked for are awaited for half of `grace`, progress is saved, leases are released and
+    the summary is printed (exit 2: run again to resume). A second signal aborts."""
+    if threading.current_thread() is not threading.main_thread():
+        return  # signals are only delivered to the main thread (a test calling run())
+
+    def stop(signum: int, _frame: Any) -> None:
+        name = signal.Signals(signum).name
+        log.warning("%s: stopping, saving progress (a re-run resumes); again to abort", name)
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        deadline.cancel(grace)
+
+    signal.signal(signal.SIGINT, stop)
+    signal.signal(signal.SIGTERM, stop)
+
+
+def default_state_dir() -> str:
+    base = os.environ.get("XDG_STATE_HOME") or os.path.join(
+        os.path.expanduser("~"), ".local", "state"
+    )
+    return os.path.join(base, "oci-audit-ship")
 
 
 def _report(total: Summary, readers: list[Any]) -> int:

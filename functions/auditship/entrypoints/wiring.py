@@ -72,6 +72,7 @@ def ship_options_for(settings: Settings, force: bool = False) -> ShipOptions:
         max_record_bytes=settings.max_record_bytes,
         http_timeout_seconds=settings.http_timeout_seconds,
         deadline_margin_seconds=settings.deadline_margin_seconds,
+        checkpoint_seconds=settings.checkpoint_seconds,
         force=force,
         workers=settings.workers,
         fast_path=settings.fast_path,

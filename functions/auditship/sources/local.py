@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Iterator
+from dataclasses import replace
 
 from auditship.errors import SourceError
 from auditship.model import ObjectRef
@@ -16,11 +17,14 @@ STDIN_NAMES = ("-", "/dev/stdin")
 
 class LocalReader:
     def head(self, obj: ObjectRef) -> ObjectRef:
+        """`obj` with an ETag made of the file's size and modification time (a changed
+        file is another version: its progress starts over); none for standard input."""
         if obj.name in STDIN_NAMES:
             return obj
         if not os.path.isfile(obj.name):
             raise SourceError(f"{obj.name}: no such file")
-        return obj
+        stat = os.stat(obj.name)
+        return replace(obj, etag=f"{stat.st_size}-{stat.st_mtime_ns}")
 
     def read(self, obj: ObjectRef) -> Iterator[bytes]:
         if obj.name in STDIN_NAMES:

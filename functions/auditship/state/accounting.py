@@ -161,10 +161,11 @@ class Accounting:
         through = max(self._skip_below, min(pending) if pending else self.next_index)
         return Progress(through, frozenset(self._earlier_letters.union(self._written)))
 
-    def earlier_checkpoint(self) -> Progress:
-        """The earlier run's checkpoint, with the letters this run wrote durably (after an
-        unexpected error, when nothing else this run did can be trusted)."""
-        return Progress(self._skip_below, frozenset(self._earlier_letters.union(self._written)))
+    def with_letters(self, saved: Progress) -> Progress:
+        """A checkpoint saved before, with the letters this run wrote durably since (after
+        an unexpected error, when nothing else this run did can be trusted)."""
+        letters = saved.dead_lettered.union(self._earlier_letters, self._written)
+        return Progress(saved.handled_through, frozenset(letters))
 
     def _trim(self) -> None:
         """Keep the dead-letter positions a progress marker can still list. The checkpoint
