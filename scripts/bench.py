@@ -169,7 +169,7 @@ class ObjectCache:
                 records, raw = fut.result()
                 path = self.path_for(t)
                 tmp.replace(path)
-                meta = {
+                meta: dict[str, Any] = {
                     "records": records,
                     "raw_bytes": raw,
                     "gz_bytes": path.stat().st_size,
@@ -214,10 +214,48 @@ class Measured:
     cpu_sys_s: float
     stdout: str
     stderr: str
+    machine_cpu_s: float | None = None  # all CPUs, any process, while it ran (/proc/stat)
+    steal_s: float | None = None  # taken by the hypervisor while it ran
 
     @property
     def rss_mb(self) -> float:
         return self.max_rss_kb * 1024 / MB
+
+    @property
+    def cpu_s(self) -> float:
+        return self.cpu_user_s + self.cpu_sys_s
+
+
+_TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+
+
+def _machine_cpu() -> tuple[float, float] | None:
+    """(busy, steal) CPU seconds of the whole machine so far, from /proc/stat."""
+    try:
+        fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    except (OSError, ValueError):
+        return None
+    busy = fields[0] + fields[1] + fields[2] + sum(fields[5:7])  # user nice system irq softirq
+    steal = fields[7] if len(fields) > 7 else 0
+    return busy / _TICKS, steal / _TICKS
+
+
+def _process_cpu(pid: int) -> float | None:
+    """User + system CPU seconds of a live process so far (/proc/PID/stat)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+        fields = stat[stat.rindex(")") + 2 :].split()
+        return (int(fields[11]) + int(fields[12])) / _TICKS
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def other_work(m: Measured, helper_cpu_s: float = 0.0) -> float | None:
+    """CPU seconds other processes (not the measured one, its children or `helper`) used
+    while it ran: work of other users of the machine, which makes the row pessimistic."""
+    if m.machine_cpu_s is None:
+        return None
+    return max(0.0, m.machine_cpu_s - m.cpu_s - helper_cpu_s)
 
 
 def _pin(cpus: set[int] | None) -> tuple[list[str], Callable[[], None] | None]:
@@ -241,6 +279,7 @@ def run_measured(
     prefix, preexec = _pin(cpus)
     full = prefix + cmd  # taskset execs the command: same pid, so wait4 sees its rusage
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        machine0 = _machine_cpu()
         started = time.perf_counter()
         proc = subprocess.Popen(
             full,
@@ -257,6 +296,7 @@ def run_measured(
         def reap() -> None:
             box["r"] = os.wait4(proc.pid, 0)
             box["t"] = time.perf_counter()
+            box["m"] = _machine_cpu()
 
         waiter = threading.Thread(target=reap, daemon=True)
         waiter.start()
@@ -275,6 +315,7 @@ def run_measured(
         proc.returncode = os.waitstatus_to_exitcode(status)
         with contextlib.suppress(ProcessLookupError):  # leftovers of a killed pipeline
             os.killpg(proc.pid, signal.SIGKILL)
+        machine1 = box.get("m")
         out.seek(0)
         err.seek(0, io.SEEK_END)
         err.seek(max(0, err.tell() - 65536))
@@ -288,6 +329,8 @@ def run_measured(
             cpu_sys_s=usage.ru_stime,
             stdout=out.read().decode("utf-8", "replace") if keep_stdout else "",
             stderr=err.read().decode("utf-8", "replace"),
+            machine_cpu_s=machine1[0] - machine0[0] if machine0 and machine1 else None,
+            steal_s=machine1[1] - machine0[1] if machine0 and machine1 else None,
         )
 
 
@@ -394,6 +437,13 @@ class Row:
     note: str = ""
     repeats: list[float] = field(default_factory=list)
     detail: dict[str, Any] = field(default_factory=dict)
+    # per run: cores other processes kept busy meanwhile (see `other_work`)
+    other_cores: list[float] = field(default_factory=list)
+
+    def track_other(self, m: Measured, helper_cpu_s: float = 0.0) -> None:
+        other = other_work(m, helper_cpu_s)
+        if other is not None and m.wall_s > 0:
+            self.other_cores.append(round(other / m.wall_s, 3))
 
     @property
     def mb_s(self) -> float | None:
@@ -446,9 +496,11 @@ def bench_jq(obj: BenchObject, repeat: int, timeout: float) -> Row:
     script = 'set -o pipefail; zcat -- "$1" | jq -c . > /dev/null'
     walls: list[float] = []
     last: Measured | None = None
+    probe = Row("A: zcat | jq -c .", obj, "ok")
     for i in range(repeat):
         log(f"baseline A: zcat | jq -c . on {obj.raw_mb:,.0f} MB ({i + 1}/{repeat})")
         m = run_measured(["bash", "-c", script, "bench", obj.path], timeout=timeout)
+        probe.track_other(m)
         last = m
         if m.timed_out or m.returncode != 0:
             break
@@ -468,6 +520,7 @@ def bench_jq(obj: BenchObject, repeat: int, timeout: float) -> Row:
         ratio_vs_jq=1.0,
         note=f"median of {len(walls)}" if len(walls) > 1 else "",
         repeats=walls,
+        other_cores=probe.other_cores,
     )
 
 
@@ -549,6 +602,7 @@ def bench_floor(
     for i in range(repeat):
         log(f"floor: ISA-L gunzip + gzip -{FLOOR_LEVEL} on {obj.raw_mb:,.0f} MB ({i + 1}/{repeat})")
         m = run_measured(cmd, timeout=timeout, env=env, keep_stdout=True)
+        row.track_other(m)
         row.rss_mb = max(row.rss_mb or 0.0, m.rss_mb)
         row.cpu_s = m.cpu_user_s + m.cpu_sys_s
         if m.timed_out:
@@ -658,11 +712,15 @@ def bench_poc(python: str, obj: BenchObject, fix: bool, timeout: float, env: dic
     log(f"{label} on {obj.raw_mb:,.0f} MB")
     with listening(python, "logzio") as lst:
         cmd = [python, str(Path(__file__).resolve()), "_poc", obj.path, f"127.0.0.1:{lst.port}"]
+        listener_cpu0 = _process_cpu(lst.proc.pid)
         m = run_measured(
             cmd + (["--fix"] if fix else []), timeout=timeout, env=env, keep_stdout=True
         )
+        listener_cpu1 = _process_cpu(lst.proc.pid)
         got = lst.stop()
     row = Row(label, obj, "ok", wall_s=m.wall_s, rss_mb=m.rss_mb, cpu_s=m.cpu_user_s + m.cpu_sys_s)
+    if listener_cpu0 is not None and listener_cpu1 is not None:
+        row.track_other(m, listener_cpu1 - listener_cpu0)
     row.records_delivered = got.get("records")
     row.detail = {"listener": got, "loadavg_after": _loadavg()}
     if m.timed_out:
@@ -736,8 +794,16 @@ def bench_ship(
             else:
                 cmd += ["--log-id", LOG_ID, "--logging-endpoint", lst.url]
             load_before = _loadavg()
+            listener_cpu0 = _process_cpu(lst.proc.pid)
             m = run_measured(cmd, timeout=timeout, env=env, cpus=cpus)
+            listener_cpu1 = _process_cpu(lst.proc.pid)
             got = lst.stop()
+        listener_cpu = (
+            listener_cpu1 - listener_cpu0
+            if listener_cpu0 is not None and listener_cpu1 is not None
+            else 0.0
+        )
+        row.track_other(m, listener_cpu)
         summary = _summary(m.stderr)
         row.detail = {
             "summary": summary,
@@ -746,6 +812,8 @@ def bench_ship(
             "loadavg_after": _loadavg(),
             "cpu_user_s": round(m.cpu_user_s, 2),
             "cpu_sys_s": round(m.cpu_sys_s, 2),
+            "listener_cpu_s_during_run": round(listener_cpu, 2),
+            "steal_s": None if m.steal_s is None else round(m.steal_s, 2),
             "cmd": [c if c != TOKEN else "***" for c in m.cmd],
         }
         row.records_delivered = got.get("records")
@@ -1283,15 +1351,28 @@ def _mem_available_mb() -> float:
     return 4096.0
 
 
-def _busy_warning(info: dict[str, Any]) -> list[str]:
+OTHER_WORK_WARN = 0.15  # cores of other work during a row worth a warning
+
+
+def _busy_warning(info: dict[str, Any], rows: Sequence[Row] = ()) -> list[str]:
+    out = []
     busy = [b for b in (info.get("cpu_busy_at_start"), info.get("cpu_busy_at_end")) if b]
-    if not busy or max(busy) < 0.15:
-        return []
-    return [
-        f"**Warning: the machine was not idle** (CPUs {max(busy):.0%} busy with other work "
-        "in a 1 s sample before or after the runs): timings are pessimistic; rerun when quiet.",
-        "",
-    ]
+    if busy and max(busy) >= OTHER_WORK_WARN:
+        out += [
+            f"**Warning: the machine was not idle** (CPUs {max(busy):.0%} busy with other work "
+            "in a 1 s sample before or after the runs): timings are pessimistic; rerun when "
+            "quiet.",
+            "",
+        ]
+    noisy = [r for r in rows if r.other_cores and max(r.other_cores) >= OTHER_WORK_WARN]
+    if noisy:
+        names = "; ".join(f"{r.path} ({max(r.other_cores):.2f})" for r in noisy)
+        out += [
+            "**Warning: other processes used CPU during these rows** (cores busy with other "
+            f"work, at most, over a run): {names}. Their timings are pessimistic.",
+            "",
+        ]
+    return out
 
 
 def _report(
@@ -1308,7 +1389,7 @@ def _report(
         f"CPUs busy with other work {info['cpu_busy_at_start']} before, "
         f"{info['cpu_busy_at_end']} after.",
         "",
-        *_busy_warning(info),
+        *_busy_warning(info, rows),
         "MB = 10^6 bytes of *decompressed* input; MB/s and records/s are over the measured "
         "process's whole wall time (interpreter start included; the bytecode of the "
         f"{info.get('bytecode_modules', 0)} modules it imports is written first, as an "
@@ -1323,7 +1404,10 @@ def _report(
         f"{FLOOR_BATCH_BYTES:,}-byte batches (as the Logz.io sink does), output discarded, no "
         "parsing, one thread; share of floor = floor wall s / our wall s on the same object "
         "(our MB/s / the floor's MB/s for rows on another object); 100 % = as fast as gunzip "
-        "+ gzip alone.",
+        "+ gzip alone. Other work: CPU seconds the machine spent (/proc/stat) during each run "
+        "beyond the measured process and the listener, per second of wall time; rows where "
+        f"it reached {OTHER_WORK_WARN:g} cores are named in a warning above (every run's "
+        "value is in --json as other_cores).",
         "",
         render_table(rows),
         "",
