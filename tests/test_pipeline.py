@@ -431,7 +431,7 @@ def test_dead_letter_positions_kept_for_the_marker_stay_bounded(
     monkeypatch.setattr(auditship.state.accounting, "MAX_LISTED_DEAD_LETTERS", 4)
     monkeypatch.setattr(auditship.state.ledger, "MAX_LISTED_DEAD_LETTERS", 4)
     # parts of ~2 letters, so positions pile up during the run (4 MiB parts otherwise)
-    monkeypatch.setattr(DeadLetterWriter.__init__, "__defaults__", (200,))
+    monkeypatch.setattr(DeadLetterWriter.__init__, "__defaults__", (200, None))
     peak = [0]
     written_now = Accounting._written_now
 
@@ -812,3 +812,43 @@ def test_a_run_resumed_on_the_other_preparation_path_loses_and_repeats_nothing(
     # THEN every record arrived exactly once
     assert second.complete
     assert delivered == list(range(200))
+
+
+def test_megabytes_of_zero_bytes_make_one_small_letter_and_spare_the_records(
+    listener: FakeLogzioListener, tmp_path: Path
+) -> None:
+    """Found by an attacker's test: 64 MiB of zero bytes inside a 65 KB gzip object became
+    ~385 MB of dead letters, and the record before them was swallowed into a letter."""
+    gen = records(seed=41)
+    before, after = next(gen), next(gen)
+    body = orjson.dumps(before) + b"\0" * (64 << 20) + b"\n" + orjson.dumps(after) + b"\n"
+    path = tmp_path / "zeros.log.gz"
+    path.write_bytes(gzip.compress(body, 9))
+    summary = ship_local(path, listener, tmp_path)
+    assert summary.complete
+    assert (summary.shipped, summary.rejected) == (2, 1)
+    assert [r["id"] for r in listener.accepted] == [before["id"], after["id"]]
+    [letter] = dead_letters(tmp_path / "dlq")
+    assert letter["length"] == 64 << 20
+    assert len(letter["raw_base64"]) < 1.5 * 1024 * 1024  # the first MiB, base64
+    parts = list((tmp_path / "dlq").glob("**/*.ndjson"))
+    assert sum(p.stat().st_size for p in parts) < 2 * 1024 * 1024
+
+
+def test_credentials_in_bytes_that_are_not_json_are_scrubbed_from_the_letter(
+    listener: FakeLogzioListener, tmp_path: Path
+) -> None:
+    gen = records(seed=42)
+    good = orjson.dumps(next(gen))
+    broken = (
+        b'{"data":{"identity":{"credentials":"ST$secret-token"},"request":{"headers":'
+        b'{"Authorization":["Signature keyId=\\"ocid1.key\\",signature=\\"abc\\""]}},,}'
+    )
+    path = tmp_path / "broken.log.gz"
+    path.write_bytes(gzip.compress(good + b"\n" + broken + b"\n" + good + b"\n"))
+    summary = ship_local(path, listener, tmp_path)
+    assert (summary.shipped, summary.rejected) == (2, 1)
+    [letter] = dead_letters(tmp_path / "dlq")
+    assert "ST$secret-token" not in letter["raw"]
+    assert "signature=" not in letter["raw"]
+    assert letter["raw"].count("[REDACTED]") == 2

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import random
 from typing import Any
 
 import orjson
 from auditgen import LAYOUTS, records, render
 from auditship.model import Reject
-from auditship.transforms.repair import split_records
+from auditship.transforms.repair import RecordSplitter, split_records
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -138,10 +139,29 @@ def test_memory_stays_bounded_without_boundaries() -> None:
     data = b"x" * 50_000 + b'\n{"ok":1}'
     chunks = [data[i : i + 1000] for i in range(0, len(data), 1000)]
     items = list(split_records(chunks, "obj", max_record_bytes=limit))
-    rejects = [i for i in items if isinstance(i, Reject)]
-    assert all(len(r.raw) <= limit + 1000 for r in rejects)
-    assert sum(len(r.raw) for r in rejects) == 50_000
+    # one stretch of junk is one reject, whatever the chunks, covering all of it
+    [junk] = [i for i in items if isinstance(i, Reject)]
+    assert (junk.offset, junk.covered, junk.raw) == (0, 50_000, b"x" * 50_000)
     assert items[-1] == (50_001, {"ok": 1})
+
+
+def test_a_long_stretch_of_junk_is_one_letter_of_at_most_a_mebibyte() -> None:
+    from auditship.transforms.repair import MAX_REJECT_RAW_BYTES
+
+    # GIVEN 20 MiB of zero bytes between two records (damage found by an attacker's test:
+    # it became ~385 MB of dead letters)
+    junk = 20 * 1024 * 1024
+    data = b'{"a":1}' + b"\x00" * junk + b'\n{"b":2}\n'
+    chunks = [data[i : i + (1 << 20)] for i in range(0, len(data), 1 << 20)]
+    items = list(split_records(chunks, "obj", max_record_bytes=8 * 1024 * 1024))
+    # THEN the record before it ships, the stretch is one reject keeping its first MiB and
+    # naming its offsets and length, and the record after it ships
+    assert items[0] == (0, {"a": 1})
+    [letter] = [i for i in items if isinstance(i, Reject)]
+    assert (letter.offset, letter.covered) == (7, junk)
+    assert len(letter.raw) == MAX_REJECT_RAW_BYTES
+    assert f"{junk} bytes, decompressed offsets 7..{junk + 7}" in letter.reason
+    assert items[-1] == (junk + 8, {"b": 2})
 
 
 @settings(max_examples=60)
@@ -236,3 +256,27 @@ def test_a_broken_line_spoils_nothing_around_it(
     last = max([start + len(lines[k])] + [r.offset + len(r.raw) for r in rejects])
     past = [rec for offset, rec in records if offset >= last]
     assert past == objs[len(objs) - len(past) :]
+
+
+class _CountingBytes(bytes):
+    """The splitter's buffer, counting the bytes every slice of it copies."""
+
+    copied = 0
+
+    def __getitem__(self, key: Any) -> Any:
+        got = super().__getitem__(key)
+        if isinstance(key, slice):
+            _CountingBytes.copied += len(got)
+        return got
+
+
+def test_many_braces_inside_strings_cost_linear_work() -> None:
+    """Found by an attacker's test: 20 `}{` inside the strings of each record made the
+    Python splitter copy the rest of the window for every record (~3 MB/s)."""
+    record = {"a": "}{" * 20, "b": "x" * 200, "c": "}\n{" * 3}
+    line = json.dumps(record).encode()
+    data = _CountingBytes(b"".join(line + b"\n" for _ in range(2000)))
+    _CountingBytes.copied = 0
+    items = list(RecordSplitter("obj").split_all(data))
+    assert items == [(i * (len(line) + 1), record) for i in range(2000)]
+    assert _CountingBytes.copied < 4 * len(data)

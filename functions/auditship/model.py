@@ -80,6 +80,11 @@ class Reject:
     index: int | None = None
     stage: str = "repair"
     kind: RejectKind = RejectKind.NOT_JSON
+    length: int | None = None  # bytes of the stream it covers, when `raw` holds fewer
+
+    @property
+    def covered(self) -> int:
+        return len(self.raw) if self.length is None else self.length
 
     def to_json_dict(self) -> dict[str, Any]:
         try:
@@ -92,13 +97,22 @@ class Reject:
             "index": self.index,
             "stage": self.stage,
             "kind": str(self.kind),
+            "length": self.covered,
             "reason": self.reason,
         }
-        if text is not None:
+        if text is not None and not _mostly_control(self.raw):
             out["raw"] = text
-        else:
+        else:  # not UTF-8, or binary that JSON escapes would blow up six times (\\u0000)
             out["raw_base64"] = base64.b64encode(self.raw).decode("ascii")
         return out
+
+
+_CONTROL = bytes(c for c in range(0x20) if c not in b"\t\n\r")
+
+
+def _mostly_control(raw: bytes) -> bool:
+    """More than a tenth control characters (zero bytes, say)."""
+    return 10 * (len(raw) - len(raw.translate(None, _CONTROL))) > len(raw)
 
 
 @dataclass(slots=True)

@@ -74,7 +74,8 @@ def ship_object(
         else:
             earlier = Progress() if opts.force else ledger.progress(obj)
             holder.last = earlier
-            accounting = Accounting(summary, earlier, DeadLetterWriter(dead_letters, obj))
+            letters = DeadLetterWriter(dead_letters, obj, scrub=normalizer.scrub)
+            accounting = Accounting(summary, earlier, letters)
             _run(obj, reader, sink, normalizer, accounting, deadline, opts, progress, holder)
     finally:
         holder.release()

@@ -15,6 +15,7 @@ import os
 import re
 import time
 import uuid
+from collections.abc import Callable
 from typing import Any, Protocol
 
 import orjson
@@ -65,8 +66,16 @@ class ObjectStorageDeadLetterStore:
 class DeadLetterWriter:
     """Collects rejects for one object and writes them in parts."""
 
-    def __init__(self, store: DeadLetterStore, obj: ObjectRef, part_bytes: int = 4 << 20):
+    def __init__(
+        self,
+        store: DeadLetterStore,
+        obj: ObjectRef,
+        part_bytes: int = 4 << 20,
+        scrub: Callable[[bytes], bytes] | None = None,
+    ):
         self._store = store
+        # Bytes that are not a record missed redaction: scrub what can be found in them.
+        self._scrub = scrub
         self._obj = obj
         self._part_bytes = part_bytes
         self._lines: list[bytes] = []
@@ -84,6 +93,8 @@ class DeadLetterWriter:
     def add(self, reject: Reject) -> list[int]:
         """Buffer `reject`; when a part is full, write it. Returns the positions made
         durable by this call (empty while buffering)."""
+        if self._scrub is not None and reject.stage != "sink":
+            reject.raw = self._scrub(reject.raw)
         line = orjson.dumps(reject.to_json_dict())
         self._lines.append(line)
         if reject.index is not None:

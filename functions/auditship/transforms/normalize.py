@@ -18,6 +18,7 @@ Sink-specific keys (`@timestamp`, `type` for Logz.io) are added by the sinks, no
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -97,6 +98,16 @@ class Normalizer:
     def __init__(self, options: NormalizeOptions | None = None) -> None:
         self.options = options or NormalizeOptions()
         self._plan = build_redact_plan(self.options.redact_paths)
+        names = sorted({name for _, step in self._plan for name in step})
+        self._scrub = (
+            re.compile(
+                rb'("(?:' + b"|".join(re.escape(n.encode()) for n in names) + rb')"\s*:\s*)'
+                rb'(?:"(?:[^"\\]|\\.)*"?|\[[^\]]*\]?)',
+                re.IGNORECASE | re.DOTALL,
+            )
+            if names
+            else None
+        )
         self._actions = (
             frozenset(a.upper() for a in self.options.actions) if self.options.actions else None
         )
@@ -104,6 +115,15 @@ class Normalizer:
     @property
     def redact_plan(self) -> tuple[RedactStep, ...]:
         return self._plan
+
+    def scrub(self, raw: bytes) -> bytes:
+        """Redaction for bytes that are not a record (a dead letter's raw bytes): the
+        values of the same keys, found textually (`"authorization": "..."` or a list),
+        anywhere. Best effort: a key or value cut by the damage, or written with escapes,
+        is not found."""
+        if self._scrub is None or not raw:
+            return raw
+        return self._scrub.sub(rb'\1"' + REDACTED.encode() + rb'"', raw)
 
     @property
     def actions(self) -> frozenset[str] | None:

@@ -35,6 +35,11 @@ from auditship.model import Reject, RejectKind
 
 # `}` then any run of whitespace and array punctuation, then `{`.
 _CANDIDATE = re.compile(rb"\}[\s,\[\]]*\{")
+# A JSON string (to its end, or to the end of the buffer when unterminated), or a brace.
+_TOKENS = re.compile(rb'"(?:[^"\\]|\\.)*"?|[{}]', re.DOTALL)
+# A reject keeps at most this much of the bytes it covers; its reason names all of them.
+MAX_REJECT_RAW_BYTES = 1024 * 1024
+_JUNK = (RejectKind.NOT_JSON, RejectKind.TOO_LARGE)
 _SEPARATORS = b" \t\r\n,[]"
 DEFAULT_MAX_RECORD_BYTES = 8 * 1024 * 1024
 # After this many cuts inside one record's strings, find its end with one full scan.
@@ -76,11 +81,12 @@ class RecordSplitter:
         # Stream offset just past the last bytes that were not JSON, until a line break or
         # a non-empty record follows (see `_doubtful`); None when on firm ground.
         self._unsure_from: int | None = None
+        self._junk: Reject | None = None  # a junk reject that the next may continue
 
     def feed(self, chunk: bytes) -> Iterator[Parsed | Reject]:
         if chunk:
             self._buf = self._buf + chunk if self._buf else chunk
-            yield from self._drain(final=False)
+            yield from self._merged(self._drain(final=False), final=False)
 
     def split_all(self, data: bytes) -> Iterator[Parsed | Reject]:
         """Split `data` as the whole rest of the stream: the same as `feed` then `finish`,
@@ -91,15 +97,42 @@ class RecordSplitter:
         yield from self.finish()
 
     def finish(self) -> Iterator[Parsed | Reject]:
-        yield from self._drain(final=True)
+        yield from self._merged(self._drain(final=True), final=True)
         self._base += len(self._buf)
         self._buf = b""
 
     # -- internals ---------------------------------------------------------------------
     def _reject(self, start: int, end: int, reason: str, kind: RejectKind) -> Reject:
         self._unsure_from = self._base + end
-        raw = bytes(self._buf[start:end])
-        return Reject(self.object_name, self._base + start, reason, raw, kind=kind)
+        raw = bytes(self._buf[start : min(end, start + MAX_REJECT_RAW_BYTES)])
+        offset = self._base + start
+        return Reject(self.object_name, offset, reason, raw, kind=kind, length=end - start)
+
+    def _merged(self, items: Iterator[Parsed | Reject], final: bool) -> Iterator[Parsed | Reject]:
+        """One reject for one stretch of bytes that are not JSON: junk rejects that follow
+        each other without a gap (a stretch longer than `max_record_bytes` comes out of
+        `_drain` in pieces) are joined, across `feed` calls, keeping the first
+        MAX_REJECT_RAW_BYTES of their bytes."""
+        for item in items:
+            junk = self._junk
+            if type(item) is Reject and item.kind in _JUNK:
+                if junk is not None and junk.offset + junk.covered == item.offset:
+                    room = MAX_REJECT_RAW_BYTES - len(junk.raw)
+                    if room > 0:
+                        junk.raw += item.raw[:room]
+                    junk.length = junk.covered + item.covered
+                    continue
+                if junk is not None:
+                    yield _noted(junk)
+                self._junk = item
+                continue
+            if junk is not None:
+                yield _noted(junk)
+                self._junk = None
+            yield item
+        if final and self._junk is not None:
+            yield _noted(self._junk)
+            self._junk = None
 
     def _doubtful(self, record: dict[str, Any], pos: int) -> bool:
         """True for an empty object that follows bytes that were not JSON on the same line.
@@ -257,36 +290,41 @@ class RecordSplitter:
         while tail > pos and buf[tail - 1] in _SEPARATORS:
             tail -= 1
         if not final and tail - pos > limit:
-            # No record boundary within the limit: reject what we hold so memory stays
-            # bounded; the remainder of that stretch follows as further rejects.
-            reason = f"no complete JSON record within {limit} bytes"
-            yield self._reject(pos, n, reason, RejectKind.TOO_LARGE)
-            pos = n
+            # No record boundary within the limit. A record that ends before junk is
+            # still a record; the rest is rejected so memory stays bounded (the
+            # remainder of the stretch follows, and `_merged` makes it one letter).
+            salvaged = self._salvage(pos, min(n, pos + limit)) if buf[pos] == 0x7B else None
+            if salvaged is not None and not self._doubtful(salvaged[1], pos):
+                yield (base + pos, salvaged[1])
+                pos += salvaged[0]
+            else:
+                reason = f"no complete JSON record within {limit} bytes"
+                yield self._reject(pos, n, reason, RejectKind.TOO_LARGE)
+                pos = n
         self._keep_from(pos)
 
     def _scan_record(self, start: int, final: bool) -> tuple[int, dict[str, Any]] | str | None:
-        """One string-aware pass from `start`: (end, record) for a complete record; "wait"
-        when the buffer ends inside it and more may come, "cut off" when the stream ends
-        inside it; None when it is invalid."""
-        piece = bytes(self._buf[start:])
-        text = piece.decode("utf-8", "surrogateescape")
-        try:
-            obj, used = json.JSONDecoder().raw_decode(text)
-        except (ValueError, RecursionError):  # RecursionError: nested past Python's limit
-            try:
-                orjson.loads(piece)
-            except orjson.JSONDecodeError as exc:
-                if _ran_off_the_end(exc, piece):
-                    return "cut off" if final else "wait"
-            return None
-        end = start + len(text[:used].encode("utf-8", "surrogateescape"))
+        """One string-aware pass from `start` to the brace that closes the record, in time
+        linear in the record (not in what follows it): (end, record) for a complete
+        record; "wait" when the buffer ends inside it and more may come, "cut off" when
+        the stream ends inside it; None when it is invalid."""
+        buf = self._buf
+        depth = 0
+        for token in _TOKENS.finditer(buf, start):
+            first = buf[token.start()]
+            if first == 0x22:  # a string: braces inside it do not count
+                continue
+            depth += 1 if first == 0x7B else -1
+            if depth == 0:
+                end = token.end()
+                break
+        else:
+            return "cut off" if final else "wait"
         try:  # the same strict parser as everywhere else decides what the record is
-            strict = orjson.loads(self._buf[start:end])
+            strict = orjson.loads(buf[start:end])
         except orjson.JSONDecodeError:
             return None
-        if type(strict) is not dict or type(obj) is not dict:
-            return None
-        return end, strict
+        return (end, strict) if type(strict) is dict else None
 
     def _salvage(self, start: int, end: int) -> tuple[int, dict[str, Any]] | None:
         """If `buf[start:end]` begins with a complete JSON object followed by junk, return
@@ -333,6 +371,17 @@ class RecordSplitter:
         elif pos:
             self._base += pos
             self._buf = buf[pos:]
+
+
+def _noted(reject: Reject) -> Reject:
+    """`reject` with its reason naming the whole stretch when it keeps only part of it."""
+    if reject.covered > len(reject.raw):
+        end = reject.offset + reject.covered
+        reject.reason += (
+            f" ({reject.covered} bytes, decompressed offsets {reject.offset}..{end}; the "
+            f"first {len(reject.raw)} are kept here, all of them in the source object)"
+        )
+    return reject
 
 
 def split_records(
