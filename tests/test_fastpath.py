@@ -10,12 +10,13 @@ from __future__ import annotations
 import json
 import os
 import random
+import re
 from typing import Any
 
 import orjson
 import pytest
 from auditgen import records, render
-from auditship.model import ObjectRef
+from auditship.model import ObjectRef, compact_json
 from auditship.sinks.logzio import LogzioSink
 from auditship.transforms import fastpath
 from auditship.transforms.normalize import NormalizeOptions, Normalizer
@@ -74,7 +75,8 @@ def loads_strict(line: bytes) -> Any:
     """The record's JSON value; fails on duplicate keys, which orjson would hide (it keeps
     the last) and Elasticsearch refuses."""
     value = json.loads(line, object_pairs_hook=_no_duplicates)
-    assert value == orjson.loads(line)
+    if not re.search(rb"\d{19}", line):  # orjson reads integers beyond 64 bits as floats
+        assert value == orjson.loads(line)
     return value
 
 
@@ -91,7 +93,7 @@ def outline(window: Window) -> list[Any]:
             assert b"\r" not in payload
             # the value, and its canonical spelling: == alone takes 1 for 1.0 and 0 for -0.0
             value = loads_strict(payload)
-            out.append(("record", offset, value, orjson.dumps(value)))
+            out.append(("record", offset, value, compact_json(value)))
         else:
             assert kind == OTHER
             item = next(others)

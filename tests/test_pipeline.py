@@ -852,3 +852,23 @@ def test_credentials_in_bytes_that_are_not_json_are_scrubbed_from_the_letter(
     assert "ST$secret-token" not in letter["raw"]
     assert "signature=" not in letter["raw"]
     assert letter["raw"].count("[REDACTED]") == 2
+
+
+@pytest.mark.parametrize("fast_path", [True, False])
+def test_integers_beyond_64_bits_arrive_with_their_exact_digits(
+    tmp_path: Path, fast_path: bool
+) -> None:
+    """They became floats on both paths (orjson and yyjson read them as doubles)."""
+    lines = [
+        b'{"id":"a","n":123456789012345678901234567890,"m":-9223372036854775809,"k":1}',
+        b'{"id":"b","data":{"big":[18446744073709551616,2]},"x":"\\u00e9"}',
+        b'{"id":"c","n":12}',
+    ]
+    summary, listener = ship_lines(lines, tmp_path, 1 << 20, fast_path)
+    assert summary.complete
+    assert (summary.shipped, summary.rejected) == (3, 0)
+    a, b, c = listener.accepted
+    assert (a["n"], a["m"], a["k"]) == (123456789012345678901234567890, -9223372036854775809, 1)
+    assert b["data"]["big"] == [18446744073709551616, 2]
+    assert b["x"] == "é"
+    assert c["n"] == 12

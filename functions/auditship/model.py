@@ -56,6 +56,7 @@ class RejectKind(StrEnum):
     CUT_OFF = "cut-off"  # the stream ends inside a record
     DOUBTFUL = "doubtful"  # an empty object right after junk: most likely cut from a string
     TOO_LARGE = "too-large"  # a stretch, line, entry or record over a limit
+    TOO_DEEP = "too-deep"  # nested deeper than a sink takes
     UNWRITABLE = "unwritable"  # a value the sink's format cannot hold
     UNPREPARABLE = "unpreparable"  # preparing the record failed unexpectedly (a bug)
     SINK_REFUSED = "sink-refused"  # the sink answered that it will not take it (400, 413)
@@ -172,6 +173,21 @@ def compact_json(value: Any) -> bytes:
         return orjson.dumps(value)
     except orjson.JSONEncodeError:
         return _compact_json_any_depth(value).encode("ascii")
+
+
+def nesting_depth(value: Any) -> int:
+    """How many arrays and objects deep `value` goes, without recursion."""
+    deepest = 0
+    todo: list[tuple[Any, int]] = [(value, 0)]
+    while todo:
+        item, depth = todo.pop()
+        if isinstance(item, dict):
+            item = item.values()
+        elif not isinstance(item, list):
+            continue
+        deepest = max(deepest, depth + 1)
+        todo.extend((child, depth + 1) for child in item)
+    return deepest
 
 
 _encode_string = json.encoder.encode_basestring_ascii

@@ -14,7 +14,8 @@ reference implementation, decides what that stretch is:
     status DONE        only separators (whitespace , [ ]) remain after pos
     status INCOMPLETE  the buffer ends inside the record at pos (more bytes may complete it)
     status HANDOVER    anything else at pos: not a `{`, invalid JSON, an empty object,
-                       duplicate keys anywhere in the record, a Logging wrapper, a
+                       duplicate keys anywhere in the record, an integer beyond 64
+                       bits (Python keeps its digits), a Logging wrapper, a
                        numeric event time, a non-ASCII key in a redaction container, a
                        record longer than max_record_bytes, a line longer than max_line,
                        or something other than separators and `{` right after the record.
@@ -326,6 +327,18 @@ static int redact(yyjson_mut_doc *mdoc, yyjson_mut_val *root, const spec_t *spec
 }
 
 /* Prepare the record in doc; on success sets line and len (the line is malloc-ed). */
+/* True when the document holds a number read as raw text: an integer beyond 64 bits (or
+   a real beyond a double, which orjson refuses). Python writes big integers with their
+   exact digits; the values of a document sit side by side, so this is one short pass. */
+static int has_raw_number(yyjson_doc *doc) {
+    yyjson_val *val = yyjson_doc_get_root(doc);
+    size_t count = yyjson_doc_get_val_count(doc);
+    for (size_t i = 0; i < count; i++) {
+        if (unsafe_yyjson_get_type(&val[i]) == YYJSON_TYPE_RAW) return 1;
+    }
+    return 0;
+}
+
 static int prepare_one(yyjson_doc *doc, const spec_t *spec, const yyjson_alc *alc, char **line,
                        size_t *len, size_t *reals) {
     yyjson_val *root = yyjson_doc_get_root(doc);
@@ -413,7 +426,9 @@ static int run(const char *data, size_t n, size_t *pos, size_t base, const spec_
         yyjson_read_err err;
         yyjson_doc *doc =
             yyjson_read_opts(region + (p - r0), rlen - (p - r0),
-                             YYJSON_READ_INSITU | YYJSON_READ_STOP_WHEN_DONE, alc, &err);
+                             YYJSON_READ_INSITU | YYJSON_READ_STOP_WHEN_DONE |
+                                 YYJSON_READ_BIGNUM_AS_RAW,
+                             alc, &err);
         if (!doc) {
             if (err.pos > largest) largest = err.pos; /* what it allocated for, roughly */
             if (err.code == YYJSON_READ_ERROR_MEMORY_ALLOCATION) goto nomem;
@@ -448,7 +463,7 @@ static int run(const char *data, size_t n, size_t *pos, size_t base, const spec_
         char *line = NULL;
         size_t len = 0, reals = 0;
         int ok = used <= spec->max_record && (q >= n || data[q] == '{') &&
-                 prepare_one(doc, spec, alc, &line, &len, &reals) == 0;
+                 !has_raw_number(doc) && prepare_one(doc, spec, alc, &line, &len, &reals) == 0;
         yyjson_doc_free(doc);
         if (ok && len + reals > spec->max_line) { /* maybe too long as Python writes it */
             alc->free(alc->ctx, line);

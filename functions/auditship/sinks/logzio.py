@@ -37,7 +37,7 @@ from auditship.errors import (
     RetryableSinkError,
     SourceError,
 )
-from auditship.model import ObjectRef, Record, RejectKind
+from auditship.model import ObjectRef, Record, RejectKind, compact_json, nesting_depth
 from auditship.retry import parse_retry_after
 from auditship.sinks.base import BatchLimits, Delivery, Prepared, RecordRefused
 from auditship.timeouts import bounded, watch_session
@@ -48,6 +48,8 @@ except ImportError:  # pragma: no cover
     import gzip as _gzip  # type: ignore[no-redef]  # the same API, where isal has no wheel
 
 log = logging.getLogger(__name__)
+
+MAX_DEPTH = 254  # what orjson writes (and the C fast path hands over past)
 
 _RETRYABLE_STATUS = frozenset({408, 429, 500, 502, 503, 504})
 
@@ -108,10 +110,8 @@ class LogzioSink:
             body["@timestamp"] = record.event_time
         try:
             line = orjson.dumps(body)
-        except orjson.JSONEncodeError as exc:  # e.g. nested deeper than orjson writes
-            raise RecordRefused(
-                f"record cannot be written as one JSON line: {exc}", RejectKind.UNWRITABLE
-            ) from None
+        except orjson.JSONEncodeError:
+            line = _line_orjson_cannot_write(body)
         return Prepared(record.index, line, len(line))
 
     def letter(self, payload: Any) -> bytes:
@@ -193,3 +193,16 @@ class LogzioSink:
 
     def close(self) -> None:
         self._session.close()
+
+
+def _line_orjson_cannot_write(body: dict[str, Any]) -> bytes:
+    """Integers beyond 64 bits are written with their exact digits; a record nested past
+    MAX_DEPTH levels is refused (Elasticsearch would not index it either)."""
+    if nesting_depth(body) > MAX_DEPTH:
+        raise RecordRefused(f"record is nested deeper than {MAX_DEPTH} levels", RejectKind.TOO_DEEP)
+    try:
+        return compact_json(body)
+    except (TypeError, ValueError) as exc:
+        raise RecordRefused(
+            f"record cannot be written as one JSON line: {exc}", RejectKind.UNWRITABLE
+        ) from None

@@ -40,6 +40,9 @@ _TOKENS = re.compile(rb'"(?:[^"\\]|\\.)*"?|[{}]', re.DOTALL)
 # A reject keeps at most this much of the bytes it covers; its reason names all of them.
 MAX_REJECT_RAW_BYTES = 1024 * 1024
 _JUNK = (RejectKind.NOT_JSON, RejectKind.TOO_LARGE)
+# A run of digits as long as an integer orjson turns into a float (past 64 bits): the
+# record is parsed again by the stdlib, which keeps every digit.
+_LONG_DIGITS = re.compile(rb"\d{19}")
 _SEPARATORS = b" \t\r\n,[]"
 DEFAULT_MAX_RECORD_BYTES = 8 * 1024 * 1024
 # After this many cuts inside one record's strings, find its end with one full scan.
@@ -184,6 +187,8 @@ class RecordSplitter:
         limit = self.max_record_bytes
         loads = orjson.loads
         base = self._base
+        # One search per buffer: only records holding a long run of digits are re-parsed.
+        long_digits = _LONG_DIGITS.search(buf) is not None
         pos, rej = self._skip_to_object(0, final)
         if rej is not None:
             yield rej
@@ -231,7 +236,7 @@ class RecordSplitter:
                                         pos, record_end, _DOUBTFUL, RejectKind.DOUBTFUL
                                     )
                                 else:
-                                    yield (base + pos, obj)
+                                    yield (base + pos, self._exact(pos, record_end, obj))
                                 pos, rej = self._skip_to_object(record_end, final)
                                 if rej is not None:
                                     yield rej
@@ -264,7 +269,7 @@ class RecordSplitter:
                 elif self._doubtful(obj, pos):
                     yield self._reject(pos, end, _DOUBTFUL, RejectKind.DOUBTFUL)
                 else:
-                    yield (base + pos, obj)
+                    yield (base + pos, self._exact(pos, end, obj) if long_digits else obj)
                 pos = nxt
                 i = j + 1
                 continue
@@ -277,7 +282,7 @@ class RecordSplitter:
                 if self._doubtful(rec, pos):
                     yield self._reject(pos, pos + used, _DOUBTFUL, RejectKind.DOUBTFUL)
                 else:
-                    yield (base + pos, rec)
+                    yield (base + pos, self._exact(pos, pos + used, rec))
                 pos += used
                 pos, rej = self._skip_to_object(pos, True)
                 if rej is not None:
@@ -295,13 +300,18 @@ class RecordSplitter:
             # remainder of the stretch follows, and `_merged` makes it one letter).
             salvaged = self._salvage(pos, min(n, pos + limit)) if buf[pos] == 0x7B else None
             if salvaged is not None and not self._doubtful(salvaged[1], pos):
-                yield (base + pos, salvaged[1])
+                yield (base + pos, self._exact(pos, pos + salvaged[0], salvaged[1]))
                 pos += salvaged[0]
             else:
                 reason = f"no complete JSON record within {limit} bytes"
                 yield self._reject(pos, n, reason, RejectKind.TOO_LARGE)
                 pos = n
         self._keep_from(pos)
+
+    def _exact(self, start: int, end: int, record: dict[str, Any]) -> dict[str, Any]:
+        if _LONG_DIGITS.search(self._buf, start, end) is None:
+            return record
+        return _exact(memoryview(self._buf)[start:end], record)
 
     def _scan_record(self, start: int, final: bool) -> tuple[int, dict[str, Any]] | str | None:
         """One string-aware pass from `start` to the brace that closes the record, in time
@@ -371,6 +381,17 @@ class RecordSplitter:
         elif pos:
             self._base += pos
             self._buf = buf[pos:]
+
+
+def _exact(piece: bytes | memoryview, record: dict[str, Any]) -> dict[str, Any]:
+    """`record` (parsed by orjson from `piece`) with integers beyond 64 bits exact: orjson
+    reads them as floats. The stdlib parser accepts all orjson accepted; past Python's
+    4,300-digit limit for integers, orjson's value stays."""
+    try:
+        exact = json.loads(bytes(piece))
+    except (ValueError, RecursionError):
+        return record
+    return exact if type(exact) is dict else record
 
 
 def _noted(reject: Reject) -> Reject:
