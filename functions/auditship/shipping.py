@@ -15,7 +15,6 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
 
 from auditship.deadline import Deadline
 from auditship.delivery.deadletter import DEAD_LETTER_PART, DeadLetterStore, DeadLetterWriter
@@ -188,7 +187,7 @@ class _Holder:
 class Runtime:
     """Everything `ship_all` needs, wired by the handler or the operator command."""
 
-    reader: Any
+    reader: Reader
     sink: Sink
     normalizer: Normalizer
     dead_letters: DeadLetterStore
@@ -237,8 +236,7 @@ def ship_all(
         try:
             # Always: an event for an object deleted since must end here, final, before a
             # lease or a marker is written for it.
-            if hasattr(runtime.reader, "head"):
-                obj = runtime.reader.head(obj)
+            obj = runtime.reader.head(obj)
             summary = ship_object(
                 obj,
                 reader=runtime.reader,

@@ -45,7 +45,11 @@ _END = object()
 
 
 class Reader(Protocol):
-    """Where an object's bytes come from (`sources.local`, `sources.object_storage`)."""
+    """Where an object's bytes come from (`sources.local`, `sources.object_storage`,
+    `sources.replay`). `head` looks the object up (its current ETag; `ObjectGoneError`
+    when it no longer exists); `read` streams its bytes."""
+
+    def head(self, obj: ObjectRef) -> ObjectRef: ...
 
     def read(self, obj: ObjectRef) -> Iterator[bytes]: ...
 

@@ -9,18 +9,17 @@ from __future__ import annotations
 import base64
 import logging
 from collections.abc import Iterator
-from typing import Protocol
+from typing import TYPE_CHECKING
 
 import orjson
 
 from auditship.errors import SourceError
 from auditship.model import ObjectRef
 
+if TYPE_CHECKING:
+    from auditship.sources.objects import Reader
+
 log = logging.getLogger(__name__)
-
-
-class Reader(Protocol):
-    def read(self, obj: ObjectRef) -> Iterator[bytes]: ...
 
 
 class DeadLetterReplayReader:
@@ -40,8 +39,7 @@ class DeadLetterReplayReader:
         self.not_replayed = 0
 
     def head(self, obj: ObjectRef) -> ObjectRef:
-        head = getattr(self._inner, "head", None)
-        return head(obj) if head is not None else obj
+        return self._inner.head(obj)
 
     def read(self, obj: ObjectRef) -> Iterator[bytes]:
         tail = b""
