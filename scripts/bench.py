@@ -1419,7 +1419,7 @@ def _report(
         if value is None:
             shown = "—"
         elif b.get("unit") == "%":
-            shown = f"{value:.0%}"
+            shown = f"{value:.1%}"  # 49.9 % fails a 50 % bar: do not round it to 50 %
         else:
             shown = f"{value:,.2f}"
         out.append(f"- {'PASS' if b['pass'] else 'FAIL'}: {b['bar']} (measured {shown})")
