@@ -132,9 +132,12 @@ def main(argv: list[str] | None = None) -> int:
     fast = None
     spec = fastpath.spec_for(normalizer, sink, DEFAULT_MAX_RECORD_BYTES)
     if spec is not None:
-        data = b"".join(c for c in decode_stream([compressed], name) if isinstance(c, bytes))
         cutter = WindowCutter()
-        windows = [*cutter.feed(data), *cutter.finish()]
+        windows = []
+        for chunk in decode_stream([compressed], name):  # 1 MiB pieces, as the reader does
+            if isinstance(chunk, bytes):
+                windows.extend((base, bytes(window)) for base, window in cutter.feed(chunk))
+        windows.extend(cutter.finish())
         started = time.process_time()
         for base, window in windows:
             fastpath.prepare_window(
