@@ -133,7 +133,7 @@ def main(argv: list[str] | None = None) -> int:
     spec = fastpath.spec_for(normalizer, sink, DEFAULT_MAX_RECORD_BYTES)
     if spec is not None:
         cutter = WindowCutter()
-        windows = []
+        windows: list[tuple[int, bytes | memoryview]] = []
         for chunk in decode_stream([compressed], name):  # 1 MiB pieces, as the reader does
             if isinstance(chunk, bytes):
                 windows.extend((base, bytes(window)) for base, window in cutter.feed(chunk))
