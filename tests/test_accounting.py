@@ -163,3 +163,15 @@ def test_every_position_is_counted_once_and_the_checkpoint_never_passes_an_unhan
     assert s.records == s.shipped + s.rejected + s.filtered + s.skipped + failed
     if "fail" not in plan[skip_below:]:
         assert acc.checkpoint().handled_through == max(len(plan), skip_below)
+
+
+def test_a_marker_that_numbers_positions_another_way_is_not_resumed() -> None:
+    """Positions changed (byte-order marks, joined junk): a marker of an older release
+    resumed by this one could skip a record. It is started over instead (duplicates, never
+    loss); this release's own markers resume."""
+    from auditship.state.ledger import parse_progress, progress_json
+
+    assert parse_progress(b'{"handled_through": 40, "dead_lettered": [41]}') == Progress()
+    assert parse_progress(b'{"numbering": 1, "handled_through": 40}') == Progress()
+    mine = Progress(40, frozenset({41}))
+    assert parse_progress(progress_json(mine)) == mine

@@ -5,6 +5,7 @@ without re-sending what was delivered."""
 
 from __future__ import annotations
 
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -13,7 +14,7 @@ import oci
 import pytest
 from auditship.deadline import Deadline
 from auditship.delivery.deadletter import ObjectStorageDeadLetterStore
-from auditship.errors import RetryableSinkError
+from auditship.errors import RetryableSinkError, SourceError
 from auditship.model import ObjectRef, Record
 from auditship.pipeline import ShipOptions
 from auditship.retry import RetryPolicy
@@ -21,7 +22,7 @@ from auditship.shipping import ship_object
 from auditship.sinks.logzio import LogzioSink
 from auditship.sinks.oci_logging import OciLoggingSink
 from auditship.sources.object_storage import ObjectStorageReader
-from auditship.state.ledger import ObjectStorageLedger
+from auditship.state.ledger import ObjectStorageLedger, Progress
 from auditship.transforms.normalize import Normalizer
 from conftest import BUCKET, NAMESPACE, TOKEN
 from fakes import FakeLogzioListener, FakeObjectStorage
@@ -115,3 +116,73 @@ def ship(
         )
     finally:
         sink.close()
+
+
+def in_thread(call: Any, seconds: float) -> tuple[bool, list[Any]]:
+    """Run `call` on a thread; (still running after `seconds`, what it returned/raised)."""
+    out: list[Any] = []
+
+    def run() -> None:
+        try:
+            out.append(call())
+        except Exception as exc:
+            out.append(exc)
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    thread.join(seconds)
+    return thread.is_alive(), out
+
+
+def test_a_trickling_object_body_is_cut_per_chunk(
+    object_storage: FakeObjectStorage, os_client: Any, tmp_path: Path
+) -> None:
+    """Found in review: the per-chunk limit watched no connection (the streamed answer's
+    was taken before the block), so a trickling body held the read forever."""
+    obj, _ = put_object(object_storage, tmp_path, 50)
+    object_storage.script([("trickle", 0.2)] * 2)  # headers at once, then a byte a 0.2 s
+    reader = ObjectStorageReader(os_client, timeout=1.0, chunk_bytes=16 * 1024)
+    running, _ = in_thread(lambda: list(reader.read(obj)), 2 * 1.0 + SLACK)
+    assert not running
+
+
+def test_a_trickling_marker_body_is_cut(
+    object_storage: FakeObjectStorage,
+    os_client: Any,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Found in review: small objects' bodies were read after their time limit ended."""
+    monkeypatch.setattr("auditship.objectstore.SMALL_OBJECT_SECONDS", 1.0)
+    obj, _ = put_object(object_storage, tmp_path, 5)
+    ledger = ObjectStorageLedger(os_client, "ledger/")
+    ledger.save_progress(obj, Progress(3))
+    object_storage.script([("trickle", 0.2)] * 3)
+    running, out = in_thread(lambda: ledger.progress(obj), 3 * 1.0 + SLACK)
+    assert not running
+    assert isinstance(out[0], SourceError)
+
+
+def test_closing_the_sender_leaves_no_thread_behind_a_slow_request() -> None:
+    """Found in review: with a batch queued behind a slow request, close() could not queue
+    its stop, and the thread then waited for work forever."""
+    from auditship.delivery.sender import Batch, Sender
+    from auditship.retry import RetryPolicy
+
+    class SlowSink:
+        name = "slow"
+
+        def send(self, batch: Any, obj: ObjectRef, timeout: float) -> Any:
+            time.sleep(1.0)
+            from auditship.sinks.base import Delivery
+
+            return Delivery(accepted=len(batch))
+
+    sender = Sender(SlowSink(), OBJ, Deadline.unlimited(), timeout=5, margin=0,
+                    policy=RetryPolicy())  # type: ignore[arg-type]  # fmt: skip
+    assert sender.send(Batch(0, [object()]), 0)  # taken: being sent
+    time.sleep(0.1)
+    assert sender.send(Batch(1, [object()]), 0)  # queued behind it
+    sender.close()
+    time.sleep(1.0 + SLACK / 2)
+    assert not sender._thread.is_alive()

@@ -20,7 +20,9 @@ from auditship.timeouts import bounded
 
 T = TypeVar("T")
 
-SMALL_OBJECT_SECONDS = 30.0  # the whole of one request for a marker, a lease or a part
+# The whole of one request for a marker, a lease or a part (three tries with the policy):
+# small, so the markers written after the pipeline stops fit in the deadline margin.
+SMALL_OBJECT_SECONDS = 10.0
 
 
 class TransientStorageError(Exception):
@@ -119,13 +121,16 @@ def get_small_object_with_etag(
     exist."""
     import oci
 
+    def get() -> tuple[bytes, str]:  # the body is read inside the time limit too
+        resp = client.get_object(obj.namespace, obj.bucket, name)
+        return bytes(resp.data.content), str(resp.headers.get("etag", ""))
+
     try:
-        resp = storage_call(lambda: client.get_object(obj.namespace, obj.bucket, name), obj, what)
+        return storage_call(get, obj, what)
     except oci.exceptions.ServiceError as exc:
         if exc.status == 404:
             return None
         raise SourceError(f"{obj}: {what} failed with HTTP {exc.status}") from None
-    return bytes(resp.data.content), resp.headers.get("etag", "")
 
 
 def get_small_object(client: Any, obj: ObjectRef, name: str, what: str) -> bytes | None:

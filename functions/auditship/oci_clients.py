@@ -16,8 +16,9 @@ from typing import Any
 
 from auditship.config import Settings
 from auditship.errors import ConfigError, CredentialsRejectedError, SourceError
-from auditship.timeouts import watch_client
+from auditship.timeouts import bounded, watch_client
 
+SECRET_READ_SECONDS = 10.0  # the whole request for the token
 _SECRET_TTL_SECONDS = 300  # re-read the Vault secret now and then so rotations take effect
 
 
@@ -100,7 +101,8 @@ class OciClients:
         if cached and now - cached[0] < _SECRET_TTL_SECONDS:
             return cached[1]
         try:
-            bundle = self._client("secrets").get_secret_bundle(secret_id=secret_ocid)
+            with bounded(SECRET_READ_SECONDS):
+                bundle = self._client("secrets").get_secret_bundle(secret_id=secret_ocid)
             content = bundle.data.secret_bundle_content.content
             text = base64.b64decode(content).decode("utf-8").strip()
         except oci.exceptions.ServiceError as exc:
@@ -112,6 +114,9 @@ class OciClients:
             raise SourceError(f"reading the token secret failed with HTTP {exc.status}") from None
         except (ValueError, UnicodeDecodeError, AttributeError):
             raise ConfigError("the token secret's content is not base64 UTF-8 text") from None
+        except Exception as exc:  # network errors: worth another try (the sink retries)
+            name = type(exc).__name__
+            raise SourceError(f"reading the token secret failed ({name})") from None
         if not text:
             raise ConfigError("the token secret is empty")
         self._secret_cache[secret_ocid] = (now, text)

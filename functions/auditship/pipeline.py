@@ -15,6 +15,7 @@ resume", and `accounting.checkpoint()` says from where.
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -97,9 +98,10 @@ class Pipeline:
             stopped = True
         except AuditShipError as exc:  # the source failed, or a dead-letter write did
             self._fail(str(exc))
-        try:
-            if not stopped:
+        if not stopped:
+            with contextlib.suppress(_Stop):  # the deadline or a failed batch: said already
                 self._submit()
+        try:  # answers to batches already sent are awaited in any case (until the margin)
             self._settle(block=True)
         except _Stop:
             pass
@@ -112,6 +114,7 @@ class Pipeline:
     # -- taking windows ------------------------------------------------------------------
     def _take(self, window: Window) -> None:
         acc = self._acc
+        self._save_progress()
         if not window.others and acc.all_new:  # the hot path: records only, all new
             self._add(window.payloads, window.sizes, window.offsets)
             return
@@ -186,6 +189,9 @@ class Pipeline:
         batch = self._batch
         if not batch.items:
             return
+        # Before the open batch leaves: a stop raised here keeps it open, so the
+        # checkpoint stays before it and before any record taken but not batched yet.
+        self._save_progress()
         if self._sender.stopped:
             self._settle(block=True)  # settles the failed batch, which stops the run
             self._fail(f"{self._origin}: a batch could not be delivered")  # pragma: no cover
@@ -199,14 +205,18 @@ class Pipeline:
             self._fail(f"{self._origin}: waiting to send a batch: {self._deadline.why()}")
             raise _Stop
         self._settle(block=False)
-        self._save_progress()
 
     def _save_progress(self) -> None:
-        """Every `checkpoint_seconds`, hand the checkpoint to whoever keeps it."""
+        """Every `checkpoint_seconds` (looked at per window and per batch), hand the
+        checkpoint to whoever keeps it, after writing the dead letters held so far: a
+        buffered letter holds the checkpoint back, and parts fill only every few MiB.
+        Called only where every position taken is in the open batch, in flight, or
+        settled (a window's start, a batch's submission), so a stop here loses nothing."""
         now = time.monotonic()
         if self._checkpoint is None or now - self._checkpointed < self._checkpoint_seconds:
             return
         self._checkpointed = now
+        self._acc.flush_letters()
         stop = self._checkpoint(self._acc.checkpoint())
         if stop is not None:
             self._fail(stop)

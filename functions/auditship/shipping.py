@@ -20,6 +20,7 @@ from auditship.deadline import Deadline
 from auditship.delivery.deadletter import DEAD_LETTER_PART, DeadLetterStore, DeadLetterWriter
 from auditship.errors import AuditShipError, ConfigError, ObjectGoneError
 from auditship.model import ObjectRef, Summary
+from auditship.objectstore import SMALL_OBJECT_SECONDS
 from auditship.pipeline import Pipeline, ShipOptions
 from auditship.sinks.base import Sink
 from auditship.sources.objects import ObjectWindows, Reader, stage_for
@@ -126,6 +127,8 @@ def _run(
     except AuditShipError as exc:
         summary.complete = False
         summary.errors.append(str(exc))
+    if holder.lost:  # the markers are the new holder's now
+        return
     try:
         if summary.complete:
             # Everything was delivered; if only the marker fails, a duplicate event could
@@ -162,6 +165,10 @@ class _Holder:
             except Exception as exc:  # it is tried again; the lease lasts four times longer
                 log.warning("%s: lease not renewed (%s)", self._obj, exc)
 
+    @property
+    def lost(self) -> bool:
+        return self._lost.is_set()
+
     def checkpoint(self, progress: Progress) -> str | None:
         """Save `progress`; returns why the run must stop (another run took over), or None.
         A marker that cannot be written now is logged: the next one may be."""
@@ -176,7 +183,11 @@ class _Holder:
 
     def release(self) -> None:
         self._done.set()
-        self._thread.join(timeout=5.0)
+        # A renewal in progress ends within its own bounds (three short tries): wait for
+        # it, or the release would use a version it is about to replace.
+        self._thread.join(timeout=4 * SMALL_OBJECT_SECONDS)
+        if self.lost:
+            return
         try:
             self.ledger.release(self._obj)
         except AuditShipError as exc:  # it expires by itself

@@ -47,11 +47,18 @@ class Watch:
         # Keep shutting: a connection that was still connecting has no socket yet.
         while True:
             with self._lock:
+                if self._done.is_set():  # the block ended as the time ran out
+                    return
                 self.fired = True
                 for conn in self._conns:
                     _shut(conn)
             if self._done.wait(_RECHECK_SECONDS):
                 return
+
+    def untrack(self, conn: Any) -> None:
+        with self._lock:
+            if conn in self._conns:
+                self._conns.remove(conn)
 
 
 def _shut(conn: Any) -> None:
@@ -62,16 +69,20 @@ def _shut(conn: Any) -> None:
 
 
 @contextlib.contextmanager
-def bounded(seconds: float) -> Iterator[Watch]:
-    """Requests made by this thread inside the block end within `seconds` (see above)."""
+def bounded(seconds: float, connection: Any = None) -> Iterator[Watch]:
+    """Requests made by this thread inside the block end within `seconds` (see above).
+    `connection`: one already handed out (a streamed answer's) that the block reads from."""
     watch = Watch(seconds)
+    if connection is not None:
+        watch.track(connection)
     outer = getattr(_local, "watch", None)
     _local.watch = watch
     watch._thread.start()
     try:
         yield watch
     finally:
-        watch._done.set()
+        with watch._lock:  # after this, the watchdog touches no connection
+            watch._done.set()
         _local.watch = outer
 
 
@@ -84,6 +95,13 @@ class _WatchedPool:
         if watch is not None:
             watch.track(conn)
         return conn
+
+    def _put_conn(self, conn: Any) -> None:
+        # Back in the pool, it may serve another request: no watchdog of ours shuts it.
+        watch = getattr(_local, "watch", None)
+        if watch is not None and conn is not None:
+            watch.untrack(conn)
+        super()._put_conn(conn)  # type: ignore[misc]  # a urllib3 pool's method
 
 
 _watched_classes: dict[type, type] = {}

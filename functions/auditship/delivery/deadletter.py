@@ -20,7 +20,7 @@ from typing import Any, Protocol
 
 import orjson
 
-from auditship.model import ObjectRef, Reject
+from auditship.model import ObjectRef, Reject, RejectKind
 from auditship.objectstore import put_small_object
 from auditship.timeouts import watch_client
 
@@ -93,7 +93,9 @@ class DeadLetterWriter:
     def add(self, reject: Reject) -> list[int]:
         """Buffer `reject`; when a part is full, write it. Returns the positions made
         durable by this call (empty while buffering)."""
-        if self._scrub is not None and reject.stage != "sink":
+        if self._scrub is not None and (
+            reject.stage != "sink" or reject.kind is RejectKind.UNPREPARABLE
+        ):
             reject.raw = self._scrub(reject.raw)
         line = orjson.dumps(reject.to_json_dict())
         self._lines.append(line)

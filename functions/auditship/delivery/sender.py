@@ -113,6 +113,11 @@ class Sender:
         """Stop the thread; one stuck in a request (bounded by its own time limit) is left
         to end by itself."""
         self._stopped.set()
+        while True:  # batches still queued are not sent: make room for the stop
+            try:
+                self._inbox.get_nowait()
+            except queue.Empty:
+                break
         if self._put(None, 1.0):
             self._thread.join(timeout=5.0)
 

@@ -22,8 +22,8 @@ from auditship.sources.local import CHUNK_BYTES
 from auditship.timeouts import bounded, watch_client
 
 MAX_STALLS = 5
-# Opening a GET, and each chunk of its body, must be done within this (a stalled or
-# trickling connection is cut and the read resumes where it was).
+# Opening a GET, and each chunk of its body, must be done within this: a stalled or
+# trickling connection is cut (timeouts.bounded) and the read resumes where it was.
 READ_SECONDS = 60.0
 
 
@@ -41,7 +41,8 @@ class ObjectStorageReader:
         import oci
 
         try:
-            resp = self._client.head_object(obj.namespace, obj.bucket, obj.name)
+            with bounded(self._timeout):
+                resp = self._client.head_object(obj.namespace, obj.bucket, obj.name)
         except oci.exceptions.ServiceError as exc:
             if exc.status == 404:
                 self._gone_or_forbidden(obj)
@@ -59,9 +60,10 @@ class ObjectStorageReader:
         import oci
 
         try:
-            listing = self._client.list_objects(
-                obj.namespace, obj.bucket, prefix=obj.name, limit=1, fields="name"
-            )
+            with bounded(self._timeout):
+                listing = self._client.list_objects(
+                    obj.namespace, obj.bucket, prefix=obj.name, limit=1, fields="name"
+                )
         except oci.exceptions.ServiceError as exc:
             raise SourceError(
                 f"{obj}: HEAD answered 404 and the bucket cannot be listed (HTTP {exc.status} "
@@ -83,9 +85,10 @@ class ObjectStorageReader:
         start = None
         while True:
             try:
-                resp = self._client.list_objects(
-                    namespace, bucket, prefix=prefix, start=start, fields="name,etag,size"
-                )
+                with bounded(self._timeout):
+                    resp = self._client.list_objects(
+                        namespace, bucket, prefix=prefix, start=start, fields="name,etag,size"
+                    )
             except oci.exceptions.ServiceError as exc:
                 raise SourceError(
                     f"oci://{namespace}/{bucket}/{prefix}: LIST failed with HTTP {exc.status} "
@@ -143,10 +146,11 @@ class ObjectStorageReader:
             if resp is None:
                 return
             start = position
-            chunks = resp.data.raw.stream(self._chunk, decode_content=False)
+            raw = resp.data.raw
+            chunks = raw.stream(self._chunk, decode_content=False)
             try:
                 while True:
-                    with bounded(self._timeout):
+                    with bounded(self._timeout, getattr(raw, "connection", None)):
                         chunk = next(chunks, None)
                     if chunk is None:
                         break

@@ -10,8 +10,9 @@ Checkpoint (`checkpoint()`): the first position not known to be handled. Positio
 through three states: taken into the open batch, in flight (handed to the sender), and
 settled (delivered, or dead-lettered durably). The checkpoint is the lowest position that
 is still open, in flight, undelivered, or held in a dead letter not yet written, else the
-next position; never below where the earlier run stopped. A run resumed from it repeats
-nothing that was handled and skips nothing that was not.
+next position; never below where the earlier run stopped. A run resumed from it skips
+nothing that was not handled, as long as every position taken is in the open batch, in
+flight or settled when it is read (the pipeline reads it only at such points).
 
 Dead-letter positions: rejects past the checkpoint that were already written durably are
 listed in the progress marker (at most `MAX_LISTED_DEAD_LETTERS`), so a resumed run skips

@@ -51,6 +51,10 @@ from auditship.timeouts import watch_client
 log = logging.getLogger(__name__)
 
 MAX_LISTED_DEAD_LETTERS = 10_000  # past that, a re-run may write some dead letters again
+# How positions are numbered (by the splitter and the decoder). Raised whenever that
+# changes, so a marker written by another release is not resumed at the wrong record:
+# 2 = byte-order marks dropped, junk joined into one reject, a record before junk kept.
+NUMBERING = 2
 LEASE_SECONDS = 120.0  # a lease not renewed for this long is stale (its holder died)
 # The name of every marker and lease, whatever prefix a function was configured with.
 LEDGER_OBJECT = re.compile(r"@[A-Za-z0-9._-]+\.(?:done|progress|lease)\Z")
@@ -111,10 +115,13 @@ class NullLedger:
 
 
 def parse_progress(raw: bytes) -> Progress:
-    """A progress marker's JSON; an unreadable one means starting over (which may repeat,
-    and never loses)."""
+    """A progress marker's JSON; an unreadable one, or one that numbers positions another
+    way (written before NUMBERING changed), means starting over (which may repeat, and
+    never loses)."""
     try:
         doc = orjson.loads(raw)
+        if doc.get("numbering") != NUMBERING:
+            return Progress()
         value = doc.get("handled_through", 0)
         through = value if isinstance(value, int) and value > 0 else 0
         listed = doc.get("dead_lettered") or []
@@ -127,6 +134,7 @@ def parse_progress(raw: bytes) -> Progress:
 def progress_json(progress: Progress) -> bytes:
     listed = sorted(i for i in progress.dead_lettered if i >= progress.handled_through)
     body = {
+        "numbering": NUMBERING,
         "handled_through": progress.handled_through,
         "dead_lettered": listed[:MAX_LISTED_DEAD_LETTERS],
     }
@@ -293,6 +301,19 @@ class LocalLedger:
         except OSError as exc:
             raise SourceError(f"{obj}: writing state {path} failed ({exc.strerror})") from None
 
+    def _create(self, obj: ObjectRef, suffix: str, body: bytes) -> bool:
+        """Write a file that must not exist yet; False when another run just made it."""
+        path = self._path(obj, suffix)
+        try:
+            os.makedirs(os.path.dirname(path), exist_ok=True)
+            with open(path, "xb") as f:
+                f.write(body)
+        except FileExistsError:
+            return False
+        except OSError as exc:
+            raise SourceError(f"{obj}: writing state {path} failed ({exc.strerror})") from None
+        return True
+
     def _remove(self, obj: ObjectRef, suffix: str) -> None:
         if obj.etag:
             with contextlib.suppress(FileNotFoundError):
@@ -313,6 +334,10 @@ class LocalLedger:
 
     def acquire(self, obj: ObjectRef, seconds: float, force: bool = False) -> float | None:
         raw = self._read(obj, "lease")
+        if raw is None and obj.etag:  # nobody holds it: create it, or see who just did
+            if self._create(obj, "lease", _lease_json(self._holder, seconds)):
+                return None
+            raw = self._read(obj, "lease")
         if raw is not None:
             expires, holder = _lease_expiry(raw)
             if expires > time.time() and holder != self._holder and _alive(holder):

@@ -190,18 +190,26 @@ class _Gunzip:
             data = data[1:]
         return data
 
-    def _without_bom(self, out: bytes, member_ended: bool) -> bytes:
-        """`out` without a BOM at the start of the member's output. Output that could
-        still be the start of one is held until it is known (or the member ends)."""
+    def _without_bom(self, out: bytes, member_ended: bool) -> Iterator[bytes]:
+        """`out` without a BOM at the start of the member's output, in pieces no larger
+        than `out`. Output that could still be the start of one is held until it is known
+        (or the member ends)."""
         held = self.bom_held
         if held is None or (not out and not member_ended):
-            return out
-        out = held + out
-        if len(out) < len(UTF8_BOM) and UTF8_BOM.startswith(out) and not member_ended:
-            self.bom_held = out
-            return b""
+            if out:
+                yield out
+            return
+        joined = held + out
+        if len(joined) < len(UTF8_BOM) and UTF8_BOM.startswith(joined) and not member_ended:
+            self.bom_held = joined
+            return
         self.bom_held = None
-        return out[len(UTF8_BOM) :] if out.startswith(UTF8_BOM) else out
+        if joined.startswith(UTF8_BOM):
+            out = joined[len(UTF8_BOM) :]
+        elif held:
+            yield held  # what was held was not a BOM after all: it goes first, on its own
+        if out:
+            yield out
 
     def _more(self, data: bytes, at: int, rest: Iterator[bytes]) -> tuple[bytes, int]:
         """`data[at:]` with the next chunk appended (sets `exhausted` at the end)."""
@@ -284,9 +292,7 @@ class _Gunzip:
                     if len(data) - at < block and not self.exhausted:
                         break  # read on to the next block boundary
                     feed = view[at : at + block]
-                    out = self._without_bom(d.decompress(feed, self.max_chunk), d.eof)
-                    if out:
-                        yield out
+                    yield from self._without_bom(d.decompress(feed, self.max_chunk), d.eof)
                     left = d.unused_data if d.eof else d.unconsumed_tail
                     used = len(feed) - len(left)
                     if self.replay is not None:

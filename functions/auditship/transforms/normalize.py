@@ -102,7 +102,9 @@ class Normalizer:
         self._scrub = (
             re.compile(
                 rb'("(?:' + b"|".join(re.escape(n.encode()) for n in names) + rb')"\s*:\s*)'
-                rb'(?:"(?:[^"\\]|\\.)*"?|\[[^\]]*\]?)',
+                # a string, a list of strings, an object without nesting, or a bare value
+                rb'(?:"(?:[^"\\]|\\.)*"?|\[(?:"(?:[^"\\]|\\.)*"?|[^\]"])*\]?'
+                rb"|\{[^{}]*\}?|[-\w.+]+)",
                 re.IGNORECASE | re.DOTALL,
             )
             if names
@@ -118,9 +120,9 @@ class Normalizer:
 
     def scrub(self, raw: bytes) -> bytes:
         """Redaction for bytes that are not a record (a dead letter's raw bytes): the
-        values of the same keys, found textually (`"authorization": "..."` or a list),
-        anywhere. Best effort: a key or value cut by the damage, or written with escapes,
-        is not found."""
+        values of the same keys, found textually (a string, a list, an object without
+        nesting, a bare value), anywhere. Best effort: a key cut by the damage or written
+        with escapes, or a value nested deeper, is not found."""
         if self._scrub is None or not raw:
             return raw
         return self._scrub.sub(rb'\1"' + REDACTED.encode() + rb'"', raw)

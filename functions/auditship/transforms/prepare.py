@@ -394,6 +394,9 @@ class PoolStage(WindowedStage):
         self._pool = ProcessPoolExecutor(
             max_workers=workers, mp_context=ctx, initializer=_init, initargs=(normalize, sink)
         )
+        # Fork every worker now, while the caller has no other thread (the pool forks
+        # on its first task: by then the reader, sender and lease threads would run).
+        self._pool.submit(int).result()
 
     def _start(self, base: int, data: bytes | memoryview) -> Future[Window]:
         assert self._pool is not None
