@@ -44,7 +44,7 @@ except ImportError:  # pragma: no cover
 try:
     from isal import isal_zlib as _zlib
 except ImportError:  # pragma: no cover
-    import zlib as _zlib  # type: ignore[no-redef]
+    import zlib as _zlib  # type: ignore[no-redef]  # the same API, where isal has no wheel
 
 PUSH_PATH = re.compile(r"^/20200831/logs/([^/?]+)/actions/push$")
 

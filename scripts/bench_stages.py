@@ -34,7 +34,7 @@ from auditship.transforms.repair import DEFAULT_MAX_RECORD_BYTES, RecordSplitter
 try:
     from isal import igzip as _gzip
 except ImportError:  # pragma: no cover
-    import gzip as _gzip  # type: ignore[no-redef]
+    import gzip as _gzip  # type: ignore[no-redef]  # the same API, where isal has no wheel
 
 DEFAULT_OBJECT = REPO / ".bench" / "audit-connector-256000000B-s1-t0.02-z6.log.gz"
 
