@@ -105,6 +105,7 @@ def _run(
         obj, normalizer, sink,
         max_record_bytes=opts.max_record_bytes, workers=opts.workers, fast_path=opts.fast_path,
     )  # fmt: skip
+    holder.start()
     windows = ObjectWindows(obj, reader, stage, progress, deadline, opts.deadline_margin_seconds)
     try:
         pipeline = Pipeline(obj, sink, accounting, deadline, opts, holder.checkpoint)
@@ -152,6 +153,9 @@ class _Holder:
         self._lost = threading.Event()
         self._done = threading.Event()
         self._thread = threading.Thread(target=self._renew, name="auditship-lease", daemon=True)
+
+    def start(self) -> None:
+        """Start renewing (after the stage is built: a process pool forks then)."""
         self._thread.start()
 
     def _renew(self) -> None:
@@ -185,7 +189,8 @@ class _Holder:
         self._done.set()
         # A renewal in progress ends within its own bounds (three short tries): wait for
         # it, or the release would use a version it is about to replace.
-        self._thread.join(timeout=4 * SMALL_OBJECT_SECONDS)
+        if self._thread.is_alive():
+            self._thread.join(timeout=4 * SMALL_OBJECT_SECONDS)
         if self.lost:
             return
         try:
