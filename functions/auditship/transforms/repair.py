@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import json
 import re
+from bisect import bisect_left
 from collections.abc import Iterable, Iterator
 from typing import Any
 
@@ -41,8 +42,11 @@ _TOKENS = re.compile(rb'"(?:[^"\\]|\\.)*"?|[{}]', re.DOTALL)
 MAX_REJECT_RAW_BYTES = 1024 * 1024
 _JUNK = (RejectKind.NOT_JSON, RejectKind.TOO_LARGE)
 # A run of digits as long as an integer orjson turns into a float (past 64 bits): the
-# record is parsed again by the stdlib, which keeps every digit.
-_LONG_DIGITS = re.compile(rb"\d{19}")
+# record is parsed again by the stdlib, which keeps every digit. Found by mapping every
+# digit to "0" and searching for the run with bytes.find (a regex runs at ~80 MB/s here).
+_DIGIT_RUN = 19
+_DIGITS_AS_ZERO = bytes(0x30 if 0x30 <= c <= 0x39 else 0x78 for c in range(256))
+_ZEROS_RUN = b"0" * _DIGIT_RUN
 _SEPARATORS = b" \t\r\n,[]"
 DEFAULT_MAX_RECORD_BYTES = 8 * 1024 * 1024
 # After this many cuts inside one record's strings, find its end with one full scan.
@@ -85,6 +89,7 @@ class RecordSplitter:
         # a non-empty record follows (see `_doubtful`); None when on firm ground.
         self._unsure_from: int | None = None
         self._junk: Reject | None = None  # a junk reject that the next may continue
+        self._digit_runs: list[int] = []  # long digit runs in the buffer (see `_exact`)
 
     def feed(self, chunk: bytes) -> Iterator[Parsed | Reject]:
         if chunk:
@@ -187,8 +192,9 @@ class RecordSplitter:
         limit = self.max_record_bytes
         loads = orjson.loads
         base = self._base
-        # One search per buffer: only records holding a long run of digits are re-parsed.
-        long_digits = _LONG_DIGITS.search(buf) is not None
+        # One pass per buffer: only records holding a long run of digits are re-parsed.
+        self._digit_runs = _digit_runs(buf)
+        long_digits = bool(self._digit_runs)
         pos, rej = self._skip_to_object(0, final)
         if rej is not None:
             yield rej
@@ -309,7 +315,10 @@ class RecordSplitter:
         self._keep_from(pos)
 
     def _exact(self, start: int, end: int, record: dict[str, Any]) -> dict[str, Any]:
-        if _LONG_DIGITS.search(self._buf, start, end) is None:
+        """`record` (buf[start:end]) with exact integers when a long digit run is in it."""
+        runs = self._digit_runs
+        k = bisect_left(runs, start)
+        if k == len(runs) or runs[k] >= end:
             return record
         return _exact(memoryview(self._buf)[start:end], record)
 
@@ -381,6 +390,18 @@ class RecordSplitter:
         elif pos:
             self._base += pos
             self._buf = buf[pos:]
+
+
+def _digit_runs(buf: bytes) -> list[int]:
+    """Where runs of at least _DIGIT_RUN digits start in `buf` (one hit per such stretch,
+    in order)."""
+    marks = buf.translate(_DIGITS_AS_ZERO)
+    runs: list[int] = []
+    at = marks.find(_ZEROS_RUN)
+    while at >= 0:
+        runs.append(at)
+        at = marks.find(_ZEROS_RUN, at + _DIGIT_RUN)
+    return runs
 
 
 def _exact(piece: bytes | memoryview, record: dict[str, Any]) -> dict[str, Any]:
