@@ -38,7 +38,9 @@ def make_file(tmp_path: Path) -> tuple[Path, list[str]]:
     return path, [r["id"] for r in recs]
 
 
-def start(path: Path, listener: FakeLogzioListener, tmp_path: Path) -> subprocess.Popen[bytes]:
+def start(
+    path: Path, listener: FakeLogzioListener, tmp_path: Path, *more: str
+) -> subprocess.Popen[bytes]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("LOGZIO_", "OCI_"))}
     env.update(
         LOGZIO_URL=listener.url,
@@ -49,7 +51,7 @@ def start(path: Path, listener: FakeLogzioListener, tmp_path: Path) -> subproces
     )
     return subprocess.Popen(
         [*SHIP, str(path), "--to", "logzio", "--state-dir", str(tmp_path / "state"),
-         "--dead-letter-dir", str(tmp_path / "dlq"), "--progress", "never"],
+         "--dead-letter-dir", str(tmp_path / "dlq"), "--progress", "never", *more],
         env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
     )  # fmt: skip
 
@@ -127,14 +129,23 @@ def test_a_signal_stops_cleanly_and_a_rerun_resumes_without_repeats(
 
 
 def test_a_live_run_holds_its_file_and_force_takes_it_over(tmp_path: Path) -> None:
-    path, _ = make_file(tmp_path)
+    path, ids = make_file(tmp_path)
     with FakeLogzioListener(tokens={TOKEN}) as listener:
         listener.script([SLOW] * 200)
         first = start(path, listener, tmp_path)
         wait_for_accepted(listener, 20)
+        # GIVEN a run holding the file's lease: another one is refused
         second = start(path, listener, tmp_path)
         _, err = second.communicate(timeout=60)
         assert second.returncode == 2
         assert "another invocation is shipping this object" in err.decode()
-        first.send_signal(signal.SIGTERM)
-        first.communicate(timeout=60)
+        # WHEN --force asks for it, it takes the lease over, with a warning, and ships it
+        forced = start(path, listener, tmp_path, "--force")
+        _, err = forced.communicate(timeout=120)
+        assert forced.returncode == 0, err.decode()
+        assert "taking over the lease" in err.decode()
+        # THEN the first run finds another holder at its next lease renewal (or ends first)
+        # and stops without writing a marker over the new holder's
+        _, err = first.communicate(timeout=120)
+        assert first.returncode in (0, 2)
+    assert set(ids) <= {r["id"] for r in listener.accepted}
