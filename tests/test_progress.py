@@ -19,6 +19,7 @@ from typing import Any
 import orjson
 import pytest
 from auditgen import records, render
+from auditship.state.ledger import LEASE_SECONDS
 from conftest import ROOT, TOKEN
 from fakes import FakeLogzioListener
 
@@ -134,6 +135,11 @@ def test_a_live_run_holds_its_file_and_force_takes_it_over(tmp_path: Path) -> No
         listener.script([SLOW] * 200)
         first = start(path, listener, tmp_path)
         wait_for_accepted(listener, 20)
+        # a lease lasts LEASE_SECONDS from its last renewal, not an hour (a dead holder's
+        # is stale two minutes later at most)
+        [lease] = state_files(tmp_path, "lease")
+        expires = orjson.loads(lease.read_bytes())["expires"]
+        assert expires - time.time() <= LEASE_SECONDS + 1
         # GIVEN a run holding the file's lease: another one is refused
         second = start(path, listener, tmp_path)
         _, err = second.communicate(timeout=60)
