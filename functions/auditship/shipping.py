@@ -66,7 +66,6 @@ def ship_object(
             "renewed while it runs); a retry after that ships what is left"
         )
         return summary
-    earlier = Progress()
     holder = _Holder(ledger, obj)
     try:
         if not opts.force and ledger.is_done(obj):  # finished while we took the lease
