@@ -15,7 +15,13 @@ from typing import Any, TypeVar
 from auditship.deadline import Deadline
 from auditship.errors import SourceError
 from auditship.model import ObjectRef
-from auditship.retry import SMALL_OBJECT_POLICY, RetriesExhaustedError, call_with_retry
+from auditship.retry import (
+    SMALL_OBJECT_POLICY,
+    RetriesExhaustedError,
+    call_with_retry,
+    is_transient_status,
+    retry_after_in,
+)
 from auditship.timeouts import bounded
 
 T = TypeVar("T")
@@ -34,16 +40,10 @@ class TransientStorageError(Exception):
         self.retry_after = retry_after
 
 
-def is_transient_status(status: int) -> bool:
-    return status in (408, 429) or status >= 500
-
-
 def classify(exc: BaseException, obj: ObjectRef, what: str) -> BaseException:
     """The exception to raise for a failed Object Storage call: transient ones become
     `TransientStorageError`, other HTTP errors `SourceError`; 404 and 412 stay as they are."""
     import oci
-
-    from auditship.retry import parse_retry_after
 
     if isinstance(exc, oci.exceptions.ServiceError):
         status: int = exc.status
@@ -51,8 +51,7 @@ def classify(exc: BaseException, obj: ObjectRef, what: str) -> BaseException:
             return exc  # type: ignore[no-any-return]  # oci has no type hints: an Exception
         message = f"{obj}: {what} failed with HTTP {status}"
         if is_transient_status(status):
-            headers = exc.headers or {}
-            return TransientStorageError(message, parse_retry_after(headers.get("retry-after")))
+            return TransientStorageError(message, retry_after_in(exc.headers))
         return SourceError(message)
     # requests/urllib3 errors: their text can hold URLs, so only the type is named
     return TransientStorageError(f"{obj}: {what} failed ({type(exc).__name__})")

@@ -23,7 +23,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import tenacity
 
@@ -89,6 +89,22 @@ class _OutOfTime(tenacity.stop.stop_base):
 
     def __call__(self, retry_state: tenacity.RetryCallState) -> bool:
         return self._budget() - retry_state.upcoming_sleep < MIN_ATTEMPT_SECONDS
+
+
+def retry_after_in(headers: Any) -> float | None:
+    """`parse_retry_after` of a response's headers, whatever the case of the name (the SDK
+    hands a plain dict of what the server sent)."""
+    if not headers:
+        return None
+    try:
+        return parse_retry_after(headers.get("retry-after") or headers.get("Retry-After"))
+    except AttributeError:
+        return None
+
+
+def is_transient_status(status: int) -> bool:
+    """An OCI answer worth repeating: 408, 429 or any 5xx."""
+    return status in (408, 429) or status >= 500
 
 
 def call_with_retry(

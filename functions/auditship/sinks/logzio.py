@@ -38,7 +38,7 @@ from auditship.errors import (
     SourceError,
 )
 from auditship.model import ObjectRef, Record, RejectKind, compact_json, nesting_depth
-from auditship.retry import parse_retry_after
+from auditship.retry import retry_after_in
 from auditship.sinks.base import BatchLimits, Delivery, Prepared, RecordRefused
 from auditship.timeouts import bounded, watch_session
 
@@ -161,7 +161,7 @@ class LogzioSink:
         if status in _RETRYABLE_STATUS:
             raise RetryableSinkError(
                 f"Logz.io listener {self._host}: HTTP {status}",
-                retry_after=parse_retry_after(resp.headers.get("Retry-After")),
+                retry_after=retry_after_in(resp.headers),
             )
         if status == 413:
             raise PermanentSinkError(

@@ -47,7 +47,7 @@ from auditship.errors import (
     RetryableSinkError,
 )
 from auditship.model import ObjectRef, Record, RejectKind, compact_json
-from auditship.retry import parse_retry_after
+from auditship.retry import is_transient_status, retry_after_in
 from auditship.sinks.base import BatchLimits, Delivery, Prepared, RecordRefused
 from auditship.timeouts import bounded, watch_client
 
@@ -409,10 +409,10 @@ def _classify_service_error(
     if status in (401, 403, 404):
         # NotAuthenticated, NotAuthorizedOrNotFound on the log: nothing will get through.
         return CredentialsRejectedError(f"{what}: log not writable with these credentials")
-    if status == 429 or status == 408 or status >= 500:
+    if is_transient_status(status):
         return RetryableSinkError(
             f"{what}: {count} entries not accepted{detail}",
-            retry_after=_retry_after(exc.headers),
+            retry_after=retry_after_in(exc.headers),
         )
     return PermanentSinkError(f"{what}: {count} entries refused{detail}")
 
@@ -428,16 +428,6 @@ def _safe_service_message(message: object) -> str:
     if len(text) > _SERVICE_MESSAGE_MAX:
         text = text[:_SERVICE_MESSAGE_MAX] + "..."
     return f": {text}"
-
-
-def _retry_after(headers: Any) -> float | None:
-    """Seconds from a Retry-After header, or None."""
-    if not headers:
-        return None
-    try:
-        return parse_retry_after(headers.get("retry-after") or headers.get("Retry-After"))
-    except AttributeError:
-        return None
 
 
 def _transport_kind(exc: Exception) -> str:
