@@ -15,7 +15,6 @@ resume", and `accounting.checkpoint()` says from where.
 
 from __future__ import annotations
 
-import contextlib
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -99,8 +98,12 @@ class Pipeline:
         except AuditShipError as exc:  # the source failed, or a dead-letter write did
             self._fail(str(exc))
         if not stopped:
-            with contextlib.suppress(_Stop):  # the deadline or a failed batch: said already
+            try:
                 self._submit()
+            except _Stop:  # the deadline or a failed batch: said already
+                pass
+            except AuditShipError as exc:  # a dead-letter write before a checkpoint
+                self._fail(str(exc))
         try:  # answers to batches already sent are awaited in any case (until the margin)
             self._settle(block=True)
         except _Stop:

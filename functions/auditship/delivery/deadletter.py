@@ -82,13 +82,7 @@ class DeadLetterWriter:
         self._size = 0
         self._part = 0
         self._run = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime()) + "-" + uuid.uuid4().hex[:8]
-        self.count = 0  # rejects written durably
         self._indices: list[int] = []  # positions of the rejects in `_lines`
-        self.locations: list[str] = []
-
-    @property
-    def pending(self) -> int:
-        return len(self._lines)
 
     def add(self, reject: Reject) -> list[int]:
         """Buffer `reject`; when a part is full, write it. Returns the positions made
@@ -113,10 +107,9 @@ class DeadLetterWriter:
             return []
         body = b"\n".join(self._lines) + b"\n"
         key = f"{self._run}-{self._part:04d}.ndjson"
-        self.locations.append(self._store.put(self._obj, key, body))
+        self._store.put(self._obj, key, body)
         written = self._indices
         self._part += 1
-        self.count += len(self._lines)
         self._indices = []
         self._lines = []
         self._size = 0
