@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any, TypeVar
 
 from auditship.errors import ConfigError
@@ -51,10 +52,26 @@ class Settings:
     checkpoint_seconds: float = 10.0  # progress saved this often while running
     workers: int = 1  # record-preparation threads (fast path) or processes (see prepare.py)
     fast_path: bool = True  # the C fast path for Logz.io, when built (see fastpath.py)
-    # Endpoint overrides (tests, private endpoints, the operator command)
+    # API sources (the collector): see collector.CollectOptions
+    collect_window: timedelta = timedelta(days=1)
+    collect_overlap: timedelta = timedelta(minutes=10)
+    collect_lag: timedelta = timedelta(minutes=10)
+    collect_concurrency: int = 8
+    collect_regions: tuple[str, ...] = ()  # empty: every subscribed, READY region
+    collect_compartment_ocid: str = ""  # empty: the whole tenancy
+    state_dir: str = ""  # oci://ns/bucket/prefix/ for functions; a folder for local runs
+    # Functions fan out a collection spanning more than this (summed over keys).
+    collect_inline_span: timedelta = timedelta(days=7)
+    collect_fanout_windows: int = 31  # windows per detached invocation
+    # Endpoint overrides (tests, private endpoints, the operator command); the audit and
+    # Data Safe ones may contain {region}.
     objectstorage_endpoint: str = ""
     logging_ingestion_endpoint: str = ""
     secrets_endpoint: str = ""
+    identity_endpoint: str = ""
+    audit_endpoint: str = ""
+    functions_endpoint: str = ""
+    functions_invoke_endpoint: str = ""
 
     @classmethod
     def from_mapping(cls, env: Mapping[str, str]) -> Settings:
@@ -109,13 +126,73 @@ class Settings:
             ),
             "workers": get("WORKERS", 1, _int_between(1, 16)),
             "fast_path": get("FAST_PATH", True, _on_off),
+            "collect_window": get("COLLECT_WINDOW", cls.collect_window, _window),
+            "collect_overlap": get("COLLECT_OVERLAP", cls.collect_overlap, _minutes_up_to_day),
+            "collect_lag": get("COLLECT_LAG", cls.collect_lag, _minutes_up_to_day),
+            "collect_concurrency": get(
+                "COLLECT_CONCURRENCY", cls.collect_concurrency, _int_between(1, 64)
+            ),
+            "collect_regions": get("COLLECT_REGIONS", cls.collect_regions, _names),
+            "collect_compartment_ocid": get(
+                "COLLECT_COMPARTMENT_OCID", "", _ocid_any("compartment", "tenancy")
+            ),
+            "state_dir": get("STATE_DIR", "", _nonempty),
+            "collect_inline_span": get(
+                "COLLECT_INLINE_SPAN", cls.collect_inline_span, _duration
+            ),
+            "collect_fanout_windows": get(
+                "COLLECT_FANOUT_WINDOWS", cls.collect_fanout_windows, _int_between(1, 1000)
+            ),
             "objectstorage_endpoint": get("OCI_OBJECTSTORAGE_ENDPOINT", "", _url),
+            "identity_endpoint": get("OCI_IDENTITY_ENDPOINT", "", _url),
+            "audit_endpoint": get("OCI_AUDIT_ENDPOINT", "", _url),
+            "functions_endpoint": get("OCI_FUNCTIONS_ENDPOINT", "", _url),
+            "functions_invoke_endpoint": get("OCI_FUNCTIONS_INVOKE_ENDPOINT", "", _url),
             "logging_ingestion_endpoint": get("OCI_LOGGING_INGESTION_ENDPOINT", "", _url),
             "secrets_endpoint": get("OCI_SECRETS_ENDPOINT", "", _url),
         }  # fmt: skip
         if errors:
             raise ConfigError("invalid configuration: " + "; ".join(errors))
         return cls(**kwargs)
+
+
+def _duration(raw: str) -> timedelta:
+    from auditship.sources.windows import parse_duration
+
+    value = parse_duration(raw)
+    if value <= timedelta(0):
+        raise ValueError("must be longer than zero")
+    return value
+
+
+def _window(raw: str) -> timedelta:
+    value = _duration(raw)
+    if value % timedelta(minutes=1) or not timedelta(minutes=1) <= value <= timedelta(days=14):
+        raise ValueError("a whole number of minutes, from 1m to 14d")
+    return value
+
+
+def _minutes_up_to_day(raw: str) -> timedelta:
+    from auditship.sources.windows import parse_duration
+
+    value = parse_duration(raw)
+    if value % timedelta(minutes=1) or value > timedelta(days=1):
+        raise ValueError("a whole number of minutes, at most 1d")
+    return value
+
+
+def _names(raw: str) -> tuple[str, ...]:
+    return tuple(dict.fromkeys(n.strip() for n in raw.split(",") if n.strip()))
+
+
+def _ocid_any(*kinds: str) -> Callable[[str], str]:
+    def parse(raw: str) -> str:
+        if not any(raw.startswith(f"ocid1.{kind}.") for kind in kinds):
+            expected = " or ".join(f"ocid1.{k}." for k in kinds)
+            raise ValueError(f"expected an OCID starting with {expected}")
+        return raw
+
+    return parse
 
 
 def _url(raw: str) -> str:

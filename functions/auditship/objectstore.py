@@ -9,7 +9,7 @@ failed condition (`if_match` / `if_none_match`) raises the SDK's ServiceError wi
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
 
 from auditship.deadline import Deadline
@@ -136,3 +136,22 @@ def get_small_object(client: Any, obj: ObjectRef, name: str, what: str) -> bytes
     """GetObject `name` from `obj`'s bucket whole; None when it does not exist."""
     found = get_small_object_with_etag(client, obj, name, what)
     return None if found is None else found[0]
+
+
+def list_names(client: Any, prefix: ObjectRef, what: str) -> Iterator[str]:
+    """Every object name under `prefix.name` in its bucket, page by page (each page under
+    the small-object time limit and retry policy)."""
+    start = None
+
+    def page(after: str | None) -> Any:
+        return client.list_objects(
+            prefix.namespace, prefix.bucket, prefix=prefix.name, start=after, fields="name"
+        )
+
+    while True:
+        resp = storage_call(lambda: page(start), prefix, what)  # noqa: B023 - called at once
+        for o in resp.data.objects:
+            yield o.name
+        start = resp.data.next_start_with
+        if not start:
+            return

@@ -18,6 +18,7 @@ from auditship.config import Settings
 from auditship.errors import ConfigError, CredentialsRejectedError, SourceError
 from auditship.timeouts import bounded, watch_client
 
+_RAW = {"skip_deserialization": True}
 SECRET_READ_SECONDS = 10.0  # the whole request for the token
 _SECRET_TTL_SECONDS = 300  # re-read the Vault secret now and then so rotations take effect
 
@@ -47,41 +48,92 @@ class OciClients:
         else:
             raise ConfigError(f"unknown auth mode {auth!r}")
         self._lock = threading.Lock()
-        self._clients: dict[str, Any] = {}
+        self._clients: dict[tuple[str, str], Any] = {}
         self._secret_cache: dict[str, tuple[float, str]] = {}
 
-    def _client(self, kind: str) -> Any:
+    def _client(self, kind: str, region: str = "") -> Any:
         import oci
 
         with self._lock:
-            client = self._clients.get(kind)
+            client = self._clients.get((kind, region))
             if client is not None:
                 return client
-            factories = {
+            s = self._settings
+            factories: dict[str, tuple[Any, str, dict[str, Any]]] = {
                 "objectstorage": (
-                    oci.object_storage.ObjectStorageClient,
-                    self._settings.objectstorage_endpoint,
+                    oci.object_storage.ObjectStorageClient, s.objectstorage_endpoint, {}
                 ),
-                "ingestion": (
-                    oci.loggingingestion.LoggingClient,
-                    self._settings.logging_ingestion_endpoint,
-                ),
-                "secrets": (oci.secrets.SecretsClient, self._settings.secrets_endpoint),
-            }
-            cls, endpoint = factories[kind]
-            kwargs: dict[str, Any] = {"signer": self._signer}
+                "ingestion": (oci.loggingingestion.LoggingClient, s.logging_ingestion_endpoint, {}),
+                "secrets": (oci.secrets.SecretsClient, s.secrets_endpoint, {}),
+                # API sources keep the wire JSON (camelCase, fields newer than the SDK):
+                # `skip_deserialization` (oci base_client.py) hands pages over unparsed.
+                "identity": (oci.identity.IdentityClient, s.identity_endpoint, _RAW),
+                "audit": (oci.audit.AuditClient, s.audit_endpoint, _RAW),
+                "functions": (oci.functions.FunctionsManagementClient, s.functions_endpoint, {}),
+                "invoke": (oci.functions.FunctionsInvokeClient, s.functions_invoke_endpoint, {}),
+            }  # fmt: skip
+            cls, endpoint, extra = factories[kind]
+            config = dict(self._config)
+            if region:
+                config["region"] = region
+            kwargs: dict[str, Any] = {"signer": self._signer, **extra}
             if endpoint:
-                kwargs["service_endpoint"] = endpoint
+                kwargs["service_endpoint"] = endpoint.replace("{region}", region or self.region)
             # Our own loops retry with the function's deadline in mind; the SDK's default
             # strategy could sleep for minutes past it.
             kwargs["retry_strategy"] = oci.retry.NoneRetryStrategy()
             # The SDK's process-wide circuit breaker would turn a burst of 503s into 30 s of
             # refusals for every client; retries and give-ups are decided by our loops.
             kwargs["circuit_breaker_strategy"] = oci.circuit_breaker.NoCircuitBreakerStrategy()
-            client = cls(self._config, **kwargs)
+            client = cls(config, **kwargs)
             # Every request of ours gets a total time limit (timeouts.bounded).
             watch_client(client)
-            self._clients[kind] = client
+            self._clients[(kind, region)] = client
+            return client
+
+    @property
+    def region(self) -> str:
+        return str(self._config.get("region") or "")
+
+    @property
+    def tenancy_id(self) -> str:
+        """The tenancy of these credentials (the config file's `tenancy`, or the resource
+        principal's `res_tenant` claim)."""
+        tenancy = self._config.get("tenancy") or getattr(self._signer, "tenancy_id", "")
+        if not tenancy:
+            raise ConfigError("the credentials do not name a tenancy")
+        return str(tenancy)
+
+    @property
+    def identity(self) -> Any:
+        return self._client("identity")
+
+    def audit(self, region: str) -> Any:
+        return self._client("audit", region)
+
+    @property
+    def functions(self) -> Any:
+        return self._client("functions")
+
+    def invoke(self, endpoint: str) -> Any:
+        """The invoke client of a function's own endpoint (`Function.invoke_endpoint`), or
+        of `OCI_FUNCTIONS_INVOKE_ENDPOINT` when set."""
+        if self._settings.functions_invoke_endpoint:
+            return self._client("invoke")
+        import oci
+
+        with self._lock:
+            client = self._clients.get(("invoke", endpoint))
+            if client is None:
+                client = oci.functions.FunctionsInvokeClient(
+                    dict(self._config),
+                    signer=self._signer,
+                    service_endpoint=endpoint,
+                    retry_strategy=oci.retry.NoneRetryStrategy(),
+                    circuit_breaker_strategy=oci.circuit_breaker.NoCircuitBreakerStrategy(),
+                )
+                watch_client(client)
+                self._clients[("invoke", endpoint)] = client
             return client
 
     @property

@@ -15,6 +15,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
+from typing import Any
 
 from auditship.deadline import Deadline
 from auditship.delivery.deadletter import DEAD_LETTER_PART, DeadLetterStore, DeadLetterWriter
@@ -33,8 +34,22 @@ from auditship.state.ledger import (
     Progress,
 )
 from auditship.transforms.normalize import Normalizer
+from auditship.transforms.prepare import Window
 
 log = logging.getLogger(__name__)
+
+
+@dataclass
+class UnitWork:
+    """What one unit of work runs through the pipeline (an object, an API window): its
+    windows, how its checkpoints are stamped before they are saved (API sources add a
+    fingerprint), what its done marker holds besides the summary, and how it ends."""
+
+    windows: Iterable[Window]
+    stamp: Callable[[Progress], Progress] = lambda progress: progress
+    done_extra: Callable[[], dict[str, Any]] = dict
+    close: Callable[[], None] = lambda: None
+    finish: Callable[[Summary], None] = lambda summary: None
 
 
 def ship_object(
@@ -52,6 +67,53 @@ def ship_object(
     """Ship every record of `obj` through `sink`. Never raises for data or delivery
     problems: the summary says what happened (`complete` False means call again later)."""
     opts = options or ShipOptions()
+
+    def open_work(_earlier: Progress) -> UnitWork:
+        # The stage may fork worker processes: before the pipeline starts its threads.
+        stage = stage_for(
+            obj, normalizer, sink,
+            max_record_bytes=opts.max_record_bytes, workers=opts.workers,
+            fast_path=opts.fast_path,
+        )  # fmt: skip
+        margin = opts.deadline_margin_seconds
+        windows = ObjectWindows(obj, reader, stage, progress, deadline, margin)
+
+        def close() -> None:
+            windows.close()
+            stage.close()
+
+        def finish(summary: Summary) -> None:
+            summary.bytes_in = windows.bytes_read
+
+        return UnitWork(windows, close=close, finish=finish)
+
+    return ship_unit(
+        obj,
+        open_work,
+        sink=sink,
+        normalizer=normalizer,
+        dead_letters=dead_letters,
+        ledger=ledger,
+        deadline=deadline,
+        options=opts,
+    )
+
+
+def ship_unit(
+    obj: ObjectRef,
+    open_work: Callable[[Progress], UnitWork],
+    *,
+    sink: Sink,
+    normalizer: Normalizer,
+    dead_letters: DeadLetterStore,
+    ledger: Ledger,
+    deadline: Deadline,
+    options: ShipOptions,
+) -> Summary:
+    """The job around the pipeline for one unit of work named by `obj` (see the module
+    doc): skip it when done, take its lease, resume from its progress, run
+    `open_work(earlier progress)` through the pipeline, write the done or progress marker."""
+    opts = options
     started = time.monotonic()
     summary = Summary(objects=1)
     if not opts.force and ledger.is_done(obj):
@@ -75,7 +137,7 @@ def ship_object(
             holder.last = earlier
             letters = DeadLetterWriter(dead_letters, obj, scrub=normalizer.scrub)
             accounting = Accounting(summary, earlier, letters)
-            _run(obj, reader, sink, normalizer, accounting, deadline, opts, progress, holder)
+            _run(obj, open_work(earlier), sink, accounting, deadline, opts, holder)
     finally:
         holder.release()
     summary.seconds = time.monotonic() - started
@@ -88,40 +150,32 @@ def _already_shipped(obj: ObjectRef) -> str:
 
 def _run(
     obj: ObjectRef,
-    reader: Reader,
+    work: UnitWork,
     sink: Sink,
-    normalizer: Normalizer,
     accounting: Accounting,
     deadline: Deadline,
     opts: ShipOptions,
-    progress: Callable[[int], None] | None,
     holder: _Holder,
 ) -> None:
-    """The pipeline over the object's windows, then the marker that records the outcome."""
+    """The pipeline over the unit's windows, then the marker that records the outcome."""
     summary, ledger = accounting.summary, holder.ledger
-    # The stage may fork worker processes: before the pipeline starts its threads.
-    stage = stage_for(
-        obj, normalizer, sink,
-        max_record_bytes=opts.max_record_bytes, workers=opts.workers, fast_path=opts.fast_path,
-    )  # fmt: skip
     holder.start()
-    windows = ObjectWindows(obj, reader, stage, progress, deadline, opts.deadline_margin_seconds)
     try:
-        pipeline = Pipeline(obj, sink, accounting, deadline, opts, holder.checkpoint)
+        checkpoint = lambda progress: holder.checkpoint(work.stamp(progress))  # noqa: E731
+        pipeline = Pipeline(obj, sink, accounting, deadline, opts, checkpoint)
         try:
-            pipeline.run(windows)
+            pipeline.run(work.windows)
         finally:
             pipeline.close()
-            windows.close()
-            stage.close()
+            work.close()
     except Exception:
         # A bug, or out of memory: keep the last checkpoint saved, with the dead letters
         # written past it, so a resume does not write them again.
         with contextlib.suppress(Exception):
             accounting.flush_letters()
-            ledger.save_progress(obj, accounting.with_letters(holder.last))
+            ledger.save_progress(obj, work.stamp(accounting.with_letters(holder.last)))
         raise
-    summary.bytes_in = windows.bytes_read
+    work.finish(summary)
     try:
         accounting.flush_letters()
     except AuditShipError as exc:
@@ -133,9 +187,9 @@ def _run(
         if summary.complete:
             # Everything was delivered; if only the marker fails, a duplicate event could
             # ship again: reported, but the data itself is safe.
-            ledger.mark_done(obj, summary.to_json_dict())
+            ledger.mark_done(obj, summary.to_json_dict() | work.done_extra())
         else:
-            ledger.save_progress(obj, accounting.checkpoint())
+            ledger.save_progress(obj, work.stamp(accounting.checkpoint()))
     except AuditShipError as exc:
         summary.errors.append(str(exc))
 

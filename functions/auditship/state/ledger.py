@@ -45,7 +45,12 @@ import orjson
 
 from auditship.errors import AuditShipError, SourceError
 from auditship.model import ObjectRef
-from auditship.objectstore import get_small_object, get_small_object_with_etag, put_small_object
+from auditship.objectstore import (
+    get_small_object,
+    get_small_object_with_etag,
+    list_names,
+    put_small_object,
+)
 from auditship.timeouts import watch_client
 
 log = logging.getLogger(__name__)
@@ -58,6 +63,7 @@ NUMBERING = 2
 LEASE_SECONDS = 120.0  # a lease not renewed for this long is stale (its holder died)
 # The name of every marker and lease, whatever prefix a function was configured with.
 LEDGER_OBJECT = re.compile(r"@[A-Za-z0-9._-]+\.(?:done|progress|lease)\Z")
+_DONE_NAME = re.compile(r"@([A-Za-z0-9._-]+)\.done\Z")
 
 
 @dataclass(frozen=True)
@@ -66,6 +72,10 @@ class Progress:
 
     handled_through: int = 0
     dead_lettered: frozenset[int] = field(default_factory=frozenset)
+    # API sources: what the records before `handled_through` were (see
+    # sources.api_records.ResumeGuard), so a resume notices when the API answers in
+    # another order. Empty for objects, whose bytes are fixed by their ETag.
+    fingerprint: str = ""
 
 
 class LeaseLostError(AuditShipError):
@@ -87,6 +97,16 @@ class Ledger(Protocol):
         ...
 
     def release(self, obj: ObjectRef) -> None: ...
+
+    def done_info(self, obj: ObjectRef) -> dict[str, Any] | None:
+        """What the done marker of `obj` says (the summary it was written with), or None
+        when there is none (or done markers are not kept)."""
+        ...
+
+    def done_versions(self, obj: ObjectRef, under: str) -> set[tuple[str, str]]:
+        """(name, etag) of every done marker whose name starts with `under`, in one
+        listing (not one request per unit); `obj` says which bucket."""
+        ...
 
 
 class NullLedger:
@@ -113,6 +133,12 @@ class NullLedger:
     def release(self, obj: ObjectRef) -> None:
         return None
 
+    def done_info(self, obj: ObjectRef) -> dict[str, Any] | None:
+        return None
+
+    def done_versions(self, obj: ObjectRef, under: str) -> set[tuple[str, str]]:
+        return set()
+
 
 def parse_progress(raw: bytes) -> Progress:
     """A progress marker's JSON; an unreadable one, or one that numbers positions another
@@ -126,7 +152,8 @@ def parse_progress(raw: bytes) -> Progress:
         through = value if isinstance(value, int) and value > 0 else 0
         listed = doc.get("dead_lettered") or []
         done = frozenset(i for i in listed if isinstance(i, int) and i >= through)
-        return Progress(through, done)
+        fingerprint = doc.get("fingerprint", "")
+        return Progress(through, done, fingerprint if isinstance(fingerprint, str) else "")
     except (orjson.JSONDecodeError, AttributeError, TypeError):
         return Progress()
 
@@ -138,6 +165,8 @@ def progress_json(progress: Progress) -> bytes:
         "handled_through": progress.handled_through,
         "dead_lettered": listed[:MAX_LISTED_DEAD_LETTERS],
     }
+    if progress.fingerprint:
+        body["fingerprint"] = progress.fingerprint
     return orjson.dumps(body)
 
 
@@ -152,6 +181,16 @@ def _lease_expiry(raw: bytes) -> tuple[float, str]:
 
 def _lease_json(holder: str, seconds: float) -> bytes:
     return orjson.dumps({"holder": holder, "expires": time.time() + seconds})
+
+
+def _parse_done(raw: bytes | None) -> dict[str, Any] | None:
+    if raw is None:
+        return None
+    try:
+        doc = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        return {}
+    return doc if isinstance(doc, dict) else {}
 
 
 def _safe_etag(etag: str) -> str:
@@ -189,6 +228,18 @@ class ObjectStorageLedger:
 
     def mark_done(self, obj: ObjectRef, summary: dict[str, Any]) -> None:
         self._put(obj, self._key(obj, "done"), orjson.dumps(summary))
+
+    def done_info(self, obj: ObjectRef) -> dict[str, Any] | None:
+        return _parse_done(self._get(obj, self._key(obj, "done")))
+
+    def done_versions(self, obj: ObjectRef, under: str) -> set[tuple[str, str]]:
+        found = set()
+        listed = ObjectRef(self.prefix + under, obj.namespace, obj.bucket)
+        for name in list_names(self._client, listed, "listing done markers"):
+            match = _DONE_NAME.search(name)
+            if match:
+                found.add((name[len(self.prefix) : match.start()], match.group(1)))
+        return found
 
     def acquire(self, obj: ObjectRef, seconds: float, force: bool = False) -> float | None:
         import oci
@@ -357,3 +408,41 @@ class LocalLedger:
         raw = self._read(obj, "lease")
         if raw is not None and _lease_expiry(raw)[1] == self._holder:
             self._remove(obj, "lease")
+
+    def done_info(self, obj: ObjectRef) -> dict[str, Any] | None:
+        return None
+
+    def done_versions(self, obj: ObjectRef, under: str) -> set[tuple[str, str]]:
+        return set()
+
+
+class LocalUnitLedger(LocalLedger):
+    """Markers of units of work that are not files (an API source's windows), under
+    `folder`/units, named by the unit's name; done markers are kept, so a repeated run
+    skips what was collected (unlike a local file, which a command line ships again)."""
+
+    def _path(self, obj: ObjectRef, suffix: str) -> str:
+        parts = [p for p in obj.name.split("/") if p not in ("", ".", "..")]
+        return os.path.join(self.folder, "units", *parts) + f"@{_safe_etag(obj.etag)}.{suffix}"
+
+    def is_done(self, obj: ObjectRef) -> bool:
+        return self._read(obj, "done") is not None
+
+    def mark_done(self, obj: ObjectRef, summary: dict[str, Any]) -> None:
+        self._write(obj, "done", orjson.dumps(summary))
+        self._remove(obj, "progress")
+
+    def done_info(self, obj: ObjectRef) -> dict[str, Any] | None:
+        return _parse_done(self._read(obj, "done"))
+
+    def done_versions(self, obj: ObjectRef, under: str) -> set[tuple[str, str]]:
+        base = os.path.join(self.folder, "units")
+        top = os.path.join(base, *[p for p in under.split("/") if p not in ("", ".", "..")])
+        found = set()
+        for folder, _dirs, files in os.walk(top):
+            for file in files:
+                match = _DONE_NAME.search(file)
+                if match:
+                    rel = os.path.relpath(os.path.join(folder, file[: match.start()]), base)
+                    found.add((rel.replace(os.sep, "/"), match.group(1)))
+        return found

@@ -1,0 +1,385 @@
+"""The collector of API sources (the OCI Audit API, Data Safe): windowed, checkpointed,
+parallel. Built once; a source says only how to ask for a window and how to read a record
+(`sources.api_records.ApiSource`).
+
+    plan:  per region and compartment (a *key*), from its cursor (or `--since`) to the
+           end (`--until`, or now minus a lag), cut into windows on a fixed grid
+           (`sources.windows`); windows whose done marker exists are done already.
+    run:   the windows left, `concurrency` at a time (oldest first, across keys); each is a
+           unit of work like an object (`shipping.ship_unit`: lease, resume, pipeline,
+           done marker), its pages asked in order and its records shipped as they come,
+           API requests bounded by one shared `Throttle` (halved on 429).
+    after: each key's cursor walks over its done windows (`state.cursors.advance`) and the
+           book is saved, also while running, so a killed run loses at most the windows in
+           progress (they resume from their progress markers).
+
+A window that fails (after retries) fails alone: the others go on, the summary names it,
+the cursor does not pass it, and the run is incomplete (exit 2; run again to resume).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import defaultdict
+from collections.abc import Callable
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from auditship.deadline import Deadline
+from auditship.delivery.deadletter import DeadLetterStore
+from auditship.errors import AuditShipError, ConfigError
+from auditship.model import Summary
+from auditship.pipeline import ShipOptions
+from auditship.shipping import UnitWork, ship_unit
+from auditship.sinks.base import Sink
+from auditship.sources.api_records import ApiSource, ResumeGuard, UnitRecords
+from auditship.sources.records import RecordWindows
+from auditship.sources.tenancy import Scope
+from auditship.sources.throttle import Throttle
+from auditship.sources.windows import Unit, floor_minute, rfc3339, units_for
+from auditship.state.cursor_store import BookStore, StateLocation, book_ref
+from auditship.state.cursors import Cursor, CursorBook, DoneSpan, advance
+from auditship.state.ledger import LEASE_SECONDS, Ledger, Progress
+from auditship.transforms.normalize import Normalizer
+
+log = logging.getLogger(__name__)
+
+BOOK_SAVE_SECONDS = 30.0  # the cursor book is saved this often while windows finish
+
+
+class CollectorBusyError(AuditShipError):
+    """Another run of the same source holds the cursors' lease."""
+
+
+@dataclass(frozen=True)
+class CollectOptions:
+    window: timedelta = timedelta(days=1)  # the grid windows are cut on
+    overlap: timedelta = timedelta(minutes=10)  # re-asked at the next run, deduplicated
+    lag: timedelta = timedelta(minutes=10)  # events show in the API minutes late
+    concurrency: int = 8  # windows collected (and API requests made) at once
+
+
+@dataclass
+class Plan:
+    """What a run does: `units` to collect; per key, where the run starts, the ids
+    already shipped there (the cursor's tail) and the windows already done."""
+
+    units: list[Unit] = field(default_factory=list)
+    starts: dict[str, datetime] = field(default_factory=dict)
+    shipped: dict[str, frozenset[str]] = field(default_factory=dict)
+    done: dict[str, list[DoneSpan]] = field(default_factory=lambda: defaultdict(list))
+    until: datetime | None = None
+
+    @property
+    def done_count(self) -> int:
+        return sum(len(spans) for spans in self.done.values())
+
+
+@dataclass
+class Collected:
+    """A run's summary: the pipeline's counts summed over windows, and the collector's."""
+
+    summary: Summary = field(default_factory=Summary)
+    regions: int = 0
+    compartments: int = 0
+    windows_planned: int = 0
+    windows_done_earlier: int = 0
+    windows_collected: int = 0
+    windows_failed: int = 0
+    windows_not_started: int = 0
+    pages: int = 0
+    duplicates: int = 0
+    outside_range: int = 0
+    throttled: int = 0
+    until: str = ""
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def to_json_dict(self) -> dict[str, Any]:
+        base = self.summary.to_json_dict()
+        for unused in ("objects", "missing", "bytes"):
+            base.pop(unused, None)
+        errors = base.pop("errors")
+        return (
+            base
+            | {
+                "regions": self.regions,
+                "compartments": self.compartments,
+                "windows": {
+                    "planned": self.windows_planned,
+                    "done_earlier": self.windows_done_earlier,
+                    "collected": self.windows_collected,
+                    "failed": self.windows_failed,
+                    "not_started": self.windows_not_started,
+                },
+                "pages": self.pages,
+                "duplicates": self.duplicates,
+                "outside_range": self.outside_range,
+                "throttled": self.throttled,
+                "until": self.until,
+            }
+            | self.extra
+            | {"errors": errors}
+        )
+
+
+@dataclass
+class _Outcome:
+    unit: Unit
+    summary: Summary | None  # None: not started (deadline, or the run was stopped)
+    ids: frozenset[str] | None = None
+    records: UnitRecords | None = None
+
+
+class Collector:
+    def __init__(
+        self,
+        source: ApiSource,
+        scope: Scope,
+        *,
+        state: StateLocation,
+        ledger: Ledger,
+        book: BookStore,
+        sink: Sink,
+        normalizer: Normalizer,
+        dead_letters: DeadLetterStore,
+        deadline: Deadline,
+        options: ShipOptions,
+        collect: CollectOptions,
+        throttle: Throttle,
+        progress: Callable[[int], None] | None = None,
+    ) -> None:
+        self._source = source
+        self._scope = scope
+        self._state = state
+        self._ledger = ledger
+        self._book_store = book
+        self._sink = sink
+        self._normalizer = normalizer
+        self._letters = dead_letters
+        self._deadline = deadline
+        self._options = options
+        self._collect = collect
+        self._throttle = throttle
+        self._progress = progress
+        self._stop = threading.Event()
+        self._book = CursorBook()
+        self._book_ref = book_ref(state, source.name)
+
+    # -- the lease on the source's cursors ---------------------------------------------------
+    def __enter__(self) -> Collector:
+        held = self._ledger.acquire(self._book_ref, LEASE_SECONDS, force=self._options.force)
+        if held is not None:
+            until = time.strftime("%H:%M:%SZ", time.gmtime(held))
+            raise CollectorBusyError(
+                f"another run of the {self._source.name} source is collecting (its lease on "
+                f"{self._state} lasts until {until} and is renewed while it runs); try later"
+            )
+        self._renewer = threading.Thread(target=self._renew, name="auditship-book", daemon=True)
+        self._renewer.start()
+        try:
+            self._book = CursorBook.from_json(self._book_store.read())
+        except (ValueError, KeyError, TypeError) as exc:
+            self._release()
+            raise ConfigError(
+                f"the cursors of the {self._source.name} source in {self._state} are not "
+                f"readable ({exc}); move the file away to start over with --since"
+            ) from None
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._release()
+
+    def _renew(self) -> None:
+        while not self._stop.wait(LEASE_SECONDS / 4):
+            try:
+                self._ledger.renew(self._book_ref, LEASE_SECONDS)
+            except AuditShipError as exc:
+                log.warning("%s: lease not renewed (%s)", self._book_ref, exc)
+
+    def _release(self) -> None:
+        self._stop.set()
+        try:
+            self._ledger.release(self._book_ref)
+        except AuditShipError as exc:  # it expires by itself
+            log.warning("%s", exc)
+
+    # -- planning ----------------------------------------------------------------------------
+    def plan(self, since: datetime | None, until: datetime | None, now: datetime) -> Plan:
+        """Windows per key from its cursor (or `since`) to `until` (default: now minus the
+        lag). Raises ConfigError when there is no `since` and no key has a cursor."""
+        collect, scope, book = self._collect, self._scope, self._book
+        end = until if until is not None else floor_minute(now - collect.lag)
+        plan = Plan(until=end)
+        floor = book.floor(scope.keys)
+        if since is None and floor is None:
+            raise ConfigError(
+                f"no checkpoint yet for the {self._source.name} source in {self._state}: give "
+                "--since for the first run (for example --since 30d)"
+            )
+        for key in scope.keys:
+            cursor = book.cursors.get(key)
+            if since is not None:
+                start = since
+                if cursor is None:  # the key is collected from here on
+                    book.cursors[key] = Cursor(since)
+            else:
+                if cursor is None:
+                    assert floor is not None
+                    log.info("%s: new to this scope, collected from %s", key, floor.through)
+                    cursor = book.cursors[key] = floor
+                start = cursor.resume_at
+            plan.starts[key] = start
+            plan.shipped[key] = cursor.tail_ids if cursor is not None else frozenset()
+            region, compartment = key.split("/", 1)
+            units = units_for(
+                self._source.name, region, compartment, start, end, collect.window, collect.overlap
+            )
+            if not units:
+                continue
+            done = self._ledger.done_versions(self._state.ref(""), f"{self._source.name}/{key}/")
+            for unit in units:
+                if (unit.name, unit.version) in done and not self._options.force:
+                    plan.done[key].append(DoneSpan(unit.start, unit.end, self._done_ids(unit)))
+                else:
+                    plan.units.append(unit)
+        plan.units.sort(key=lambda u: (u.start, u.key))
+        self._save_book(plan, [])  # keys new to the book are kept from now on
+        return plan
+
+    def _short(self, unit: Unit) -> bool:
+        return unit.end - unit.start <= self._collect.overlap
+
+    def _done_ids(self, unit: Unit) -> frozenset[str] | None:
+        if not self._short(unit):
+            return None
+        info = self._ledger.done_info(self._state.ref(unit.name, unit.version)) or {}
+        ids = info.get("ids")
+        return frozenset(str(i) for i in ids) if isinstance(ids, list) else None
+
+    # -- running -----------------------------------------------------------------------------
+    def run(self, plan: Plan) -> Collected:
+        result = Collected(
+            regions=len(self._scope.regions),
+            compartments=len(self._scope.compartments),
+            windows_planned=len(plan.units) + plan.done_count,
+            windows_done_earlier=plan.done_count,
+            until=rfc3339(plan.until) if plan.until else "",
+        )
+        outcomes: list[_Outcome] = []
+        saved = time.monotonic()
+        with ThreadPoolExecutor(self._collect.concurrency, "auditship-window") as pool:
+            pending: set[Future[_Outcome]] = {
+                pool.submit(self._unit, unit, plan.shipped.get(unit.key, frozenset()))
+                for unit in plan.units
+            }
+            while pending:
+                finished, pending = wait(pending, timeout=5.0, return_when=FIRST_COMPLETED)
+                for future in finished:
+                    outcome = future.result()
+                    outcomes.append(outcome)
+                    self._count(result, outcome)
+                if time.monotonic() - saved >= BOOK_SAVE_SECONDS:
+                    saved = time.monotonic()
+                    self._save_book(plan, outcomes, quiet=True)
+        self._save_book(plan, outcomes)
+        result.throttled = self._throttle.throttled_times
+        return result
+
+    def _count(self, result: Collected, outcome: _Outcome) -> None:
+        summary = outcome.summary
+        if outcome.records is not None:
+            result.pages += outcome.records.pages
+            result.duplicates += outcome.records.duplicates
+            result.outside_range += outcome.records.outside
+        if summary is None:
+            result.windows_not_started += 1
+            result.summary.complete = False
+            return
+        summary.objects = 1
+        result.summary.add(summary)
+        if summary.complete:
+            result.windows_collected += 1
+        else:
+            result.windows_failed += 1
+        if self._progress is not None:
+            self._progress(result.windows_collected + result.windows_failed)
+
+    def _unit(self, unit: Unit, shipped: frozenset[str]) -> _Outcome:
+        margin = self._options.deadline_margin_seconds
+        if self._stop.is_set() or self._deadline.expired(margin):
+            return _Outcome(unit, None)
+        try:
+            outcome = self._ship(unit, shipped)
+            if outcome.records is not None and outcome.records.guard.order_changed:
+                log.warning("%s: the API's order changed since the last run; starting over", unit)
+                outcome = self._ship(unit, shipped)
+        except Exception as exc:  # a bug: this window failed, the others go on
+            log.exception("unexpected error while collecting %s", unit)
+            failed = Summary(complete=False, errors=[f"{unit}: unexpected {type(exc).__name__}"])
+            return _Outcome(unit, failed)
+        summary = outcome.summary
+        if summary is not None and summary.credentials_rejected:
+            self._stop.set()  # the sink refuses our credentials: for every window
+        return outcome
+
+    def _ship(self, unit: Unit, shipped: frozenset[str]) -> _Outcome:
+        ref = self._state.ref(unit.name, unit.version)
+        made: list[UnitRecords] = []
+        margin = self._options.deadline_margin_seconds
+
+        def open_work(earlier: Progress) -> UnitWork:
+            guard = ResumeGuard(earlier)
+            records = UnitRecords(
+                self._source, unit, shipped=shipped, guard=guard,
+                keep_ids=self._short(unit), deadline=self._deadline, margin=margin,
+            )  # fmt: skip
+            made.append(records)
+            windows = RecordWindows(records, ref, self._normalizer, self._sink)
+
+            def ids() -> dict[str, Any]:
+                return {} if records.ids is None else {"ids": sorted(records.ids)}
+
+            return UnitWork(windows, stamp=guard.stamp, done_extra=ids)
+
+        summary = ship_unit(
+            ref,
+            open_work,
+            sink=self._sink,
+            normalizer=self._normalizer,
+            dead_letters=self._letters,
+            ledger=self._ledger,
+            deadline=self._deadline,
+            options=self._options,
+        )
+        records = made[-1] if made else None
+        ids = None
+        if summary.complete:
+            if records is None:  # done by another run meanwhile
+                ids = self._done_ids(unit)
+            elif records.ids is not None:
+                ids = frozenset(records.ids)
+        return _Outcome(unit, summary, ids, records)
+
+    def _save_book(self, plan: Plan, outcomes: list[_Outcome], quiet: bool = False) -> None:
+        spans: dict[str, list[DoneSpan]] = defaultdict(list)
+        for key, done in plan.done.items():
+            spans[key].extend(done)
+        for outcome in outcomes:
+            if outcome.summary is not None and outcome.summary.complete:
+                unit = outcome.unit
+                spans[unit.key].append(DoneSpan(unit.start, unit.end, outcome.ids))
+        book = self._book
+        for key, start in plan.starts.items():
+            moved = advance(start, book.cursors.get(key), spans.get(key, ()))
+            if moved is not None:
+                book.cursors[key] = moved
+        try:
+            self._book_store.write(book.to_json())
+        except AuditShipError as exc:
+            if not quiet:
+                raise
+            log.warning("cursors not saved (%s); saved again later", exc)

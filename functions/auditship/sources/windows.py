@@ -1,0 +1,189 @@
+"""Time windows for the API sources (pure: no I/O, no clock unless one is passed in).
+
+An API source (the OCI Audit API, Data Safe) is collected in *units*: one region, one
+compartment, one window of time. `plan_windows` cuts a stretch of time into windows:
+
+- on a fixed UTC grid (multiples of `window` since the epoch), so a repeated or resumed
+  run plans the same windows again and finds their done markers;
+- minute-aligned, because ListEvents takes whole minutes only (seconds must be 0): the
+  asked start is rounded down and the end up, and records outside the asked range are
+  dropped client-side (`Unit.keep_from` / `keep_until`);
+- with the last `overlap` of the stretch as a window of its own (the *tail*): the ids of
+  its records are remembered, so the next run can start that much earlier, take the
+  events that became visible late, and drop the ones already shipped.
+
+`parse_instant` and `parse_duration` read the command line's `--since` / `--until`
+(RFC 3339, or a duration back from now such as `36h`, `30d`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+MINUTE = timedelta(minutes=1)
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_DURATION = re.compile(r"(\d+)\s*([smhdw])")
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
+STAMP = "%Y%m%dT%H%MZ"  # window bounds in unit names: fixed width, so names sort by time
+
+
+def parse_duration(text: str) -> timedelta:
+    """`90s`, `10m`, `36h`, `30d`, `2w`, or combinations (`1d12h`); ValueError otherwise."""
+    raw = text.strip().lower()
+    parts = _DURATION.findall(raw)
+    if not raw or "".join(n + u for n, u in parts) != raw.replace(" ", ""):
+        raise ValueError(f"{text!r} is not a duration such as 10m, 36h or 30d")
+    return timedelta(seconds=sum(int(n) * _UNITS[u] for n, u in parts))
+
+
+def parse_instant(text: str, now: datetime) -> datetime:
+    """An RFC 3339 time (a zone is required: `Z` or an offset), or a duration back from
+    `now` (`30d` = 30 days ago). Returned in UTC."""
+    raw = text.strip()
+    if raw and raw[0].isdigit() and ("T" in raw or "-" in raw):
+        try:
+            moment = datetime.fromisoformat(raw.replace("z", "Z").replace("Z", "+00:00"))
+        except ValueError:
+            raise ValueError(
+                f"{text!r} is not an RFC 3339 time (e.g. 2026-06-01T00:00:00Z)"
+            ) from None
+        if moment.tzinfo is None:
+            raise ValueError(f"{text!r} has no time zone: add Z for UTC")
+        return moment.astimezone(UTC)
+    try:
+        return now - parse_duration(raw)
+    except ValueError:
+        raise ValueError(
+            f"{text!r} is neither an RFC 3339 time (2026-06-01T00:00:00Z) nor a duration "
+            "back from now (36h, 30d)"
+        ) from None
+
+
+def floor_minute(moment: datetime) -> datetime:
+    return moment.replace(second=0, microsecond=0)
+
+
+def ceil_minute(moment: datetime) -> datetime:
+    floor = floor_minute(moment)
+    return floor if floor == moment else floor + MINUTE
+
+
+def stamp(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime(STAMP)
+
+
+def unstamp(text: str) -> datetime:
+    return datetime.strptime(text, STAMP).replace(tzinfo=UTC)
+
+
+def rfc3339(moment: datetime) -> str:
+    """`2026-12-01T00:00:00.000Z`: the form records and summaries use."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + (
+        f"{moment.microsecond // 1000:03d}Z"
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Span:
+    start: datetime
+    end: datetime
+
+
+def plan_windows(
+    start: datetime, end: datetime, window: timedelta, overlap: timedelta
+) -> list[Span]:
+    """`[start, end)` cut into minute-aligned windows on the `window` grid, with the last
+    `overlap` as a window of its own (see the module doc). Empty when `end <= start`."""
+    if window < MINUTE or window % MINUTE:
+        raise ValueError("a window is a whole number of minutes, at least one")
+    first, last = floor_minute(start), ceil_minute(end)
+    if last <= first:
+        return []
+    cuts = {first, last}
+    grid = first + (window - (first - EPOCH) % window) % window
+    while grid < last:
+        cuts.add(grid)
+        grid += window
+    tail = last - -(-overlap // MINUTE) * MINUTE  # the overlap, in whole minutes
+    if first < tail < last:
+        cuts.add(tail)
+    ordered = sorted(cuts)
+    return [Span(a, b) for a, b in itertools.pairwise(ordered)]
+
+
+@dataclass(frozen=True, slots=True)
+class Unit:
+    """One unit of collection: a source's events of one compartment in one region, in one
+    window. `keep_from` / `keep_until` drop records outside what was asked when the asked
+    range did not fall on whole minutes (None: keep all the API returns)."""
+
+    source: str
+    region: str
+    compartment: str
+    start: datetime
+    end: datetime
+    keep_from: datetime | None = None
+    keep_until: datetime | None = None
+
+    @property
+    def key(self) -> str:
+        """What a checkpoint is kept per: the region and the compartment."""
+        return f"{self.region}/{self.compartment}"
+
+    @property
+    def name(self) -> str:
+        """Stable across runs: done markers, progress and dead letters are named by it."""
+        return f"{self.source}/{self.key}/{stamp(self.start)}-{stamp(self.end)}"
+
+    @property
+    def version(self) -> str:
+        """Tells apart units of the same window that keep different records."""
+        if self.keep_from is None and self.keep_until is None:
+            return "all"
+        edges = "|".join(rfc3339(e) if e else "" for e in (self.keep_from, self.keep_until))
+        return "edge-" + hashlib.sha256(edges.encode()).hexdigest()[:12]
+
+    def keeps(self, moment: datetime | None) -> bool:
+        if moment is None:
+            return True
+        if self.keep_from is not None and moment < self.keep_from:
+            return False
+        return self.keep_until is None or moment < self.keep_until
+
+    def __str__(self) -> str:
+        window = f"{rfc3339(self.start)} to {rfc3339(self.end)}"
+        return f"{self.source} {self.compartment} in {self.region}, {window}"
+
+
+def units_for(
+    source: str,
+    region: str,
+    compartment: str,
+    start: datetime,
+    end: datetime,
+    window: timedelta,
+    overlap: timedelta,
+) -> list[Unit]:
+    """The units of one region and compartment over `[start, end)`, with the client-side
+    edges where `start` or `end` are not whole minutes."""
+    spans = plan_windows(start, end, window, overlap)
+    units = []
+    for span in spans:
+        keep_from = start if span.start < start else None
+        keep_until = end if span.end > end else None
+        units.append(Unit(source, region, compartment, span.start, span.end, keep_from, keep_until))
+    return units
+
+
+def parse_unit_name(name: str) -> tuple[str, str, datetime, datetime] | None:
+    """(region, compartment, start, end) of a `Unit.name` without the source, or None."""
+    try:
+        region, compartment, window = name.split("/")
+        first, _, last = window.partition("-")
+        return region, compartment, unstamp(first), unstamp(last)
+    except ValueError:
+        return None
