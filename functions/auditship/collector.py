@@ -61,6 +61,7 @@ class CollectOptions:
     overlap: timedelta = timedelta(minutes=10)  # re-asked at the next run, deduplicated
     lag: timedelta = timedelta(minutes=10)  # events show in the API minutes late
     concurrency: int = 8  # windows collected (and API requests made) at once
+    retries: int = 8  # attempts per API request
 
 
 @dataclass
@@ -168,6 +169,10 @@ class Collector:
         self._stop = threading.Event()
         self._book = CursorBook()
         self._book_ref = book_ref(state, source.name)
+
+    def set_progress(self, progress: Callable[[int], None] | None) -> None:
+        """Called with the number of windows finished (a progress bar)."""
+        self._progress = progress
 
     # -- the lease on the source's cursors ---------------------------------------------------
     def __enter__(self) -> Collector:

@@ -57,6 +57,7 @@ class Settings:
     collect_overlap: timedelta = timedelta(minutes=10)
     collect_lag: timedelta = timedelta(minutes=10)
     collect_concurrency: int = 8
+    collect_retries: int = 8  # attempts per API request (429, 5xx, network errors)
     collect_regions: tuple[str, ...] = ()  # empty: every subscribed, READY region
     collect_compartment_ocid: str = ""  # empty: the whole tenancy
     state_dir: str = ""  # oci://ns/bucket/prefix/ for functions; a folder for local runs
@@ -132,6 +133,7 @@ class Settings:
             "collect_concurrency": get(
                 "COLLECT_CONCURRENCY", cls.collect_concurrency, _int_between(1, 64)
             ),
+            "collect_retries": get("COLLECT_RETRIES", cls.collect_retries, _int_between(1, 20)),
             "collect_regions": get("COLLECT_REGIONS", cls.collect_regions, _names),
             "collect_compartment_ocid": get(
                 "COLLECT_COMPARTMENT_OCID", "", _ocid_any("compartment", "tenancy")

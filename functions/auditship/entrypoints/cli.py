@@ -21,6 +21,7 @@ import sys
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any, NoReturn
 
 import orjson
@@ -28,6 +29,13 @@ import orjson
 from auditship.config import Settings
 from auditship.deadline import Deadline
 from auditship.delivery.deadletter import LocalDeadLetterStore, ObjectStorageDeadLetterStore
+from auditship.entrypoints.collecting import (
+    ApiAddress,
+    local_dead_letters,
+    open_collector,
+    parse_api_address,
+    parse_since_until,
+)
 from auditship.entrypoints.wiring import build_sink, normalizer_for, ship_options_for
 from auditship.errors import AuditShipError, ConfigError
 from auditship.logs import configure_logging
@@ -38,6 +46,7 @@ from auditship.sources.address import parse_source
 from auditship.sources.local import LocalReader
 from auditship.sources.object_storage import ObjectStorageReader
 from auditship.sources.replay import DeadLetterReplayReader
+from auditship.state.cursor_store import StateLocation
 from auditship.state.ledger import LocalLedger, ObjectStorageLedger
 
 log = logging.getLogger("auditship")
@@ -103,6 +112,22 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--objectstorage-endpoint", help="env OCI_OBJECTSTORAGE_ENDPOINT")
     p.add_argument("--logging-endpoint", help="env OCI_LOGGING_INGESTION_ENDPOINT")
     p.add_argument("--progress", choices=("auto", "always", "never"), default="auto")
+    api = p.add_argument_group(
+        "API sources",
+        "audit: collects the OCI Audit API of the whole tenancy (every compartment, every "
+        "READY subscribed region); audit:<compartment-ocid> collects that subtree. Without "
+        "--since, a run resumes from the checkpoint in --state-dir.",
+    )
+    api.add_argument("--since", help="RFC 3339 time, or a duration back from now (36h, 30d)")
+    api.add_argument("--until", help="RFC 3339 time or duration (default: now minus --lag)")
+    api.add_argument("--regions", help="only these regions, e.g. us-ashburn-1,eu-frankfurt-1")
+    api.add_argument("--concurrency", type=int, help="windows collected at once (default 8)")
+    api.add_argument("--retries", type=int, help="attempts per API request (default 8)")
+    api.add_argument("--window", help="the grid windows are cut on (default 1d)")
+    api.add_argument("--overlap", help="re-asked at the next run, deduplicated (default 10m)")
+    api.add_argument("--lag", help="how far behind now the default --until is (default 10m)")
+    api.add_argument("--identity-endpoint", help="env OCI_IDENTITY_ENDPOINT")
+    api.add_argument("--audit-endpoint", help="may contain {region}; env OCI_AUDIT_ENDPOINT")
     p.add_argument(
         "--workers",
         type=int,
@@ -123,6 +148,14 @@ def _settings(args: argparse.Namespace, env: dict[str, str]) -> Settings:
         "OCI_OBJECTSTORAGE_ENDPOINT": args.objectstorage_endpoint,
         "OCI_LOGGING_INGESTION_ENDPOINT": args.logging_endpoint,
         "WORKERS": None if args.workers is None else str(args.workers),
+        "COLLECT_REGIONS": args.regions,
+        "COLLECT_CONCURRENCY": None if args.concurrency is None else str(args.concurrency),
+        "COLLECT_WINDOW": args.window,
+        "COLLECT_RETRIES": None if args.retries is None else str(args.retries),
+        "COLLECT_OVERLAP": args.overlap,
+        "COLLECT_LAG": args.lag,
+        "OCI_IDENTITY_ENDPOINT": args.identity_endpoint,
+        "OCI_AUDIT_ENDPOINT": args.audit_endpoint,
     }
     merged = dict(env)
     merged.setdefault("WORKERS", "2" if (os.cpu_count() or 1) > 1 else "1")
@@ -231,8 +264,24 @@ def _ship_remote(job: _Job) -> Summary:
 def run(argv: list[str] | None = None, env: dict[str, str] | None = None) -> int:
     configure_logging()
     args = build_parser().parse_args(argv)
+    environ = dict(os.environ if env is None else env)
     try:
-        job = _job(args, dict(os.environ if env is None else env))
+        addresses = [parse_api_address(s) for s in args.sources]
+    except AuditShipError as exc:
+        print(f"oci-audit-ship: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    if any(addresses):
+        if len(addresses) > 1:
+            print("oci-audit-ship: an API source (audit:) is the only source of a run",
+                  file=sys.stderr)  # fmt: skip
+            return EXIT_USAGE
+        assert addresses[0] is not None
+        return _collect(args, environ, addresses[0])
+    if args.since or args.until:
+        print("oci-audit-ship: --since and --until are for API sources (audit:)", file=sys.stderr)
+        return EXIT_USAGE
+    try:
+        job = _job(args, environ)
     except AuditShipError as exc:
         print(f"oci-audit-ship: {exc}", file=sys.stderr)
         return EXIT_USAGE
@@ -249,6 +298,58 @@ def run(argv: list[str] | None = None, env: dict[str, str] | None = None) -> int
     finally:
         job.sink.close()
     return _report(total, job.readers)
+
+
+def _collect(args: argparse.Namespace, env: dict[str, str], address: ApiAddress) -> int:
+    """An API source: plan the windows, collect them, print the summary."""
+    from auditship.oci_clients import OciClients
+
+    deadline = Deadline.unlimited()
+    try:
+        settings = _settings(args, env)
+        now = datetime.now(UTC)
+        since, until = parse_since_until(args.since, args.until, now)
+        clients = OciClients(
+            settings, auth="config_file", config_file=args.config_file, profile=args.profile
+        )
+        sink = build_sink(args.to, settings, clients)
+    except AuditShipError as exc:
+        print(f"oci-audit-ship: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    _stop_on_signals(deadline, settings.deadline_margin_seconds)
+    state = StateLocation.parse(args.state_dir)
+    letters = None if not state.is_local else local_dead_letters(args.dead_letter_dir)
+    try:
+        with open_collector(
+            address, settings=settings, clients=clients, sink=sink, state=state,
+            dead_letters=letters, deadline=deadline, force=args.force,
+        ) as collector:  # fmt: skip
+            plan = collector.plan(since, until, now)
+            bar = _window_bar(args, len(plan.units))
+            collector.set_progress(bar)
+            result = collector.run(plan)
+    except ConfigError as exc:
+        print(f"oci-audit-ship: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except AuditShipError as exc:  # discovery failed, or another run holds the cursors
+        failed = Summary(complete=False, errors=[str(exc)])
+        return _report(failed, [])
+    finally:
+        sink.close()
+    return _report(result.summary, [], result.to_json_dict())
+
+
+def _window_bar(args: argparse.Namespace, total: int) -> Callable[[int], None] | None:
+    if not (args.progress == "always" or (args.progress == "auto" and sys.stderr.isatty())):
+        return None
+    from tqdm import tqdm
+
+    bar = tqdm(total=total, unit="window", desc="collected", file=sys.stderr)
+
+    def update(done: int) -> None:
+        bar.update(done - bar.n)
+
+    return update
 
 
 def _stop_on_signals(deadline: Deadline, grace: float) -> None:
@@ -276,15 +377,20 @@ def default_state_dir() -> str:
     return os.path.join(base, "oci-audit-ship")
 
 
-def _report(total: Summary, readers: list[Any]) -> int:
-    """The summary line on stderr, and the exit code."""
+def _report(total: Summary, readers: list[Any], line: dict[str, Any] | None = None) -> int:
+    """The summary line on stderr (`line`, when the run's summary has more to say than
+    `total`), and the exit code."""
     left = sum(r.not_replayed for r in readers if isinstance(r, DeadLetterReplayReader))
     if left:
         total.errors.append(
             f"{left} dead letters not replayed: bytes that were not JSON or could not be "
             "decompressed stay in their parts"
         )
-    sys.stderr.write(orjson.dumps(total.to_json_dict()).decode() + "\n")
+    if line is None:
+        line = total.to_json_dict()
+    else:
+        line["errors"] = total.errors
+    sys.stderr.write(orjson.dumps(line).decode() + "\n")
     if not total.complete:
         return EXIT_INCOMPLETE
     return EXIT_REJECTED if total.rejected else EXIT_OK

@@ -24,7 +24,8 @@ from datetime import datetime
 from typing import Any
 
 from auditship.deadline import Deadline
-from auditship.sources.api_requests import pages
+from auditship.retry import RetryPolicy
+from auditship.sources.api_requests import API_POLICY, pages
 from auditship.sources.throttle import Throttle
 from auditship.sources.windows import Unit
 
@@ -68,9 +69,16 @@ class AuditApiSource:
     name = SOURCE
     # The `_Audit` records' Logz.io type and PutLogs type stay those of connector records.
 
-    def __init__(self, client_for: Callable[[str], Any], tenancy: str, throttle: Throttle) -> None:
+    def __init__(
+        self,
+        client_for: Callable[[str], Any],
+        tenancy: str,
+        throttle: Throttle,
+        policy: RetryPolicy = API_POLICY,
+    ) -> None:
         self._client_for = client_for  # region -> AuditClient(skip_deserialization=True)
         self._tenancy = tenancy
+        self._policy = policy
         self.throttle = throttle
 
     def pages(self, unit: Unit, deadline: Deadline, margin: float) -> Iterator[list[Any]]:
@@ -83,6 +91,7 @@ class AuditApiSource:
             throttle=self.throttle,
             deadline=deadline,
             margin=margin,
+            policy=self._policy,
         )
 
     def identify(self, raw: dict[str, Any]) -> tuple[str | None, datetime | None]:

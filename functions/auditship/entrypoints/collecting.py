@@ -1,0 +1,151 @@
+"""API sources from configuration to a running collector: the one place the operator
+command and the collector function turn `audit:[<compartment-ocid>]` (and the settings)
+into a scope, a source, state and a `collector.Collector`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
+from datetime import datetime
+
+from auditship.collector import CollectOptions, Collector
+from auditship.config import Settings
+from auditship.deadline import Deadline
+from auditship.delivery.deadletter import (
+    DeadLetterStore,
+    LocalDeadLetterStore,
+    ObjectStorageDeadLetterStore,
+)
+from auditship.entrypoints.wiring import normalizer_for, ship_options_for
+from auditship.errors import ConfigError
+from auditship.oci_clients import OciClients
+from auditship.sinks.base import Sink
+from auditship.sources.api_records import ApiSource
+from auditship.sources.api_requests import API_POLICY
+from auditship.sources.audit_api import AuditApiSource
+from auditship.sources.tenancy import Scope, compartment_tree, subscribed_regions
+from auditship.sources.throttle import Throttle
+from auditship.state.cursor_store import StateLocation, open_state
+
+API_SOURCES = ("audit",)
+
+
+@dataclass(frozen=True)
+class ApiAddress:
+    """`audit:` (the whole tenancy) or `audit:<compartment-ocid>` (that subtree)."""
+
+    kind: str
+    compartment: str = ""
+
+    def __str__(self) -> str:
+        return f"{self.kind}:{self.compartment}"
+
+
+def parse_api_address(text: str) -> ApiAddress | None:
+    """The API source a command-line source names, or None for files and oci:// objects."""
+    kind, colon, rest = text.partition(":")
+    if not colon or kind not in API_SOURCES or rest.startswith("//"):
+        return None
+    rest = rest.strip()
+    if rest and not rest.startswith(("ocid1.compartment.", "ocid1.tenancy.")):
+        raise ConfigError(f"{text}: expected {kind}: or {kind}:<compartment or tenancy OCID>")
+    return ApiAddress(kind, rest)
+
+
+def collect_options(settings: Settings) -> CollectOptions:
+    return CollectOptions(
+        window=settings.collect_window,
+        overlap=settings.collect_overlap,
+        lag=settings.collect_lag,
+        concurrency=settings.collect_concurrency,
+        retries=settings.collect_retries,
+    )
+
+
+def api_source(
+    kind: str, clients: OciClients, throttle: Throttle, options: CollectOptions
+) -> ApiSource:
+    policy = replace(API_POLICY, max_attempts=options.retries)
+    if kind == "audit":
+        return AuditApiSource(clients.audit, clients.tenancy_id, throttle, policy)
+    raise ConfigError(f"unknown API source {kind!r}")
+
+
+def discover(
+    address: ApiAddress,
+    settings: Settings,
+    clients: OciClients,
+    throttle: Throttle,
+    deadline: Deadline,
+) -> Scope:
+    tenancy = clients.tenancy_id
+    root = address.compartment or settings.collect_compartment_ocid or tenancy
+    identity = clients.identity
+    regions = subscribed_regions(identity, tenancy, settings.collect_regions, throttle, deadline)
+    compartments = compartment_tree(identity, tenancy, root, throttle, deadline)
+    return Scope(tenancy, root, regions, compartments)
+
+
+@contextmanager
+def open_collector(
+    address: ApiAddress,
+    *,
+    settings: Settings,
+    clients: OciClients,
+    sink: Sink,
+    state: StateLocation,
+    dead_letters: DeadLetterStore | None,
+    deadline: Deadline,
+    force: bool = False,
+    progress: Callable[[int], None] | None = None,
+) -> Iterator[Collector]:
+    """A collector for `address`, holding its source's lease while the block runs."""
+    options = collect_options(settings)
+    throttle = Throttle(options.concurrency)
+    scope = discover(address, settings, clients, throttle, deadline)
+    storage = None if state.is_local else clients.object_storage
+    ledger, book = open_state(state, address.kind, storage)
+    if dead_letters is None:
+        if state.is_local:
+            raise ConfigError("local state needs a dead-letter folder")
+        dead_letters = ObjectStorageDeadLetterStore(storage, settings.dead_letter_prefix)
+    collector = Collector(
+        api_source(address.kind, clients, throttle, options),
+        scope,
+        state=state,
+        ledger=ledger,
+        book=book,
+        sink=sink,
+        normalizer=normalizer_for(settings),
+        dead_letters=dead_letters,
+        deadline=deadline,
+        options=ship_options_for(settings, force=force),
+        collect=options,
+        throttle=throttle,
+        progress=progress,
+    )
+    with collector:
+        yield collector
+
+
+def local_dead_letters(folder: str) -> DeadLetterStore:
+    return LocalDeadLetterStore(folder)
+
+
+def parse_since_until(
+    since: str | None, until: str | None, now: datetime
+) -> tuple[datetime | None, datetime | None]:
+    from auditship.sources.windows import parse_instant
+
+    try:
+        start = parse_instant(since, now) if since else None
+        end = parse_instant(until, now) if until else None
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
+    if start is not None and end is not None and end <= start:
+        raise ConfigError("--until must be later than --since")
+    if end is not None and end > now:
+        raise ConfigError("--until is in the future")
+    return start, end
