@@ -1,4 +1,4 @@
-"""Real-HTTP test doubles for Logz.io and OCI Object Storage, bound to 127.0.0.1.
+"""Real-HTTP test doubles for Logz.io and OCI services, bound to 127.0.0.1.
 
 The fakes are genuine HTTP/1.1 servers (``http.server``, one daemon thread per connection), so
 the code under test talks to them through ``requests`` / the real ``oci`` SDK exactly as it would
@@ -7,10 +7,21 @@ talk to the real services; nothing of ours is mocked.
 Public entry points::
 
     from fakes import FakeLogzioListener, FakeObjectStorage  # tests/ is on sys.path under pytest
+    from fakes import FakeAuditApi, FakeFunctions, FakeIdentity
     from fakes.oci_auth import object_storage_client, make_client, sdk_config, make_test_signer
 
+* ``FakeIdentity`` (``fakes.identity``) - GetTenancy, ListRegionSubscriptions, GetCompartment and
+  paged ListCompartments (subtree, accessLevel, lifecycleState) for ``oci.identity``.
+* ``FakeAuditApi`` (``fakes.audit_api``) - ListEvents for several regions on one port
+  (``service_endpoint=f"{fake.url}/{region}"``), paged, whole-minute windows, latency, failing
+  compartments, 429s, in-flight counting; events stored or generated lazily from a seed.
+* ``FakeFunctions`` (``fakes.functions``) - GetFunction and InvokeFunction (sync / detached with
+  a background ``runner``) for ``oci.functions``.
+* ``fakes.logging_ingestion.FakeLoggingIngestion`` (PutLogs) and
+  ``fakes.vault_secrets.FakeVaultSecrets`` (secret bundles) are imported from their modules.
+
 This module also holds the shared server machinery (:class:`FakeHTTPServer`, the scripted-failure
-queue and the body/connection helpers) that both fakes build on.
+queue and the body/connection helpers) that the fakes build on.
 
 Scripted actions (``fake.script([...])``) are consumed one per incoming request, before normal
 handling. The request body is always read first (and discarded if the action answers), so a
@@ -49,7 +60,10 @@ from typing import Any, ClassVar, Self
 
 __all__ = [
     "Action",
+    "FakeAuditApi",
+    "FakeFunctions",
     "FakeHTTPServer",
+    "FakeIdentity",
     "FakeLogzioListener",
     "FakeObjectStorage",
     "ScriptedResponse",
@@ -359,5 +373,8 @@ class FakeHTTPServer:
 
 
 # Re-exports (placed after FakeHTTPServer, which the submodules import from this package).
+from .audit_api import FakeAuditApi  # noqa: E402
+from .functions import FakeFunctions  # noqa: E402
+from .identity import FakeIdentity  # noqa: E402
 from .logzio_listener import FakeLogzioListener  # noqa: E402
 from .object_storage import FakeObjectStorage  # noqa: E402
