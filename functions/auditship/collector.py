@@ -42,7 +42,7 @@ from auditship.sources.tenancy import Scope
 from auditship.sources.throttle import Throttle
 from auditship.sources.windows import Unit, floor_minute, rfc3339, units_for
 from auditship.state.cursor_store import BookStore, StateLocation, book_ref
-from auditship.state.cursors import Cursor, CursorBook, DoneSpan, advance
+from auditship.state.cursors import Cursor, CursorBook, DoneSpan, advance, backfilled
 from auditship.state.ledger import LEASE_SECONDS, Ledger, Progress
 from auditship.transforms.normalize import Normalizer
 
@@ -73,6 +73,7 @@ class Plan:
     starts: dict[str, datetime] = field(default_factory=dict)
     shipped: dict[str, frozenset[str]] = field(default_factory=dict)
     done: dict[str, list[DoneSpan]] = field(default_factory=lambda: defaultdict(list))
+    backfills: dict[str, datetime] = field(default_factory=dict)  # keys asked before origin
     until: datetime | None = None
 
     @property
@@ -167,6 +168,7 @@ class Collector:
         self._throttle = throttle
         self._progress = progress
         self._stop = threading.Event()
+        self._holds_cursors = False  # True inside `with collector:` (the source's lease)
         self._book = CursorBook()
         self._book_ref = book_ref(state, source.name)
 
@@ -183,6 +185,7 @@ class Collector:
                 f"another run of the {self._source.name} source is collecting (its lease on "
                 f"{self._state} lasts until {until} and is renewed while it runs); try later"
             )
+        self._holds_cursors = True
         self._renewer = threading.Thread(target=self._renew, name="auditship-book", daemon=True)
         self._renewer.start()
         try:
@@ -205,7 +208,12 @@ class Collector:
             except AuditShipError as exc:
                 log.warning("%s: lease not renewed (%s)", self._book_ref, exc)
 
+    @property
+    def deadline(self) -> Deadline:
+        return self._deadline
+
     def _release(self) -> None:
+        self._holds_cursors = False
         self._stop.set()
         try:
             self._ledger.release(self._book_ref)
@@ -222,27 +230,20 @@ class Collector:
         floor = book.floor(scope.keys)
         if since is None and floor is None:
             raise ConfigError(
-                f"no checkpoint yet for the {self._source.name} source in {self._state}: give "
-                "--since for the first run (for example --since 30d)"
+                f"no checkpoint yet for the {self._source.name} source in {self._state}: the "
+                'first run needs a start (--since 30d, or "since" in the function\'s payload)'
             )
         for key in scope.keys:
-            cursor = book.cursors.get(key)
-            if since is not None:
-                start = since
-                if cursor is None:  # the key is collected from here on
-                    book.cursors[key] = Cursor(since)
-            else:
-                if cursor is None:
-                    assert floor is not None
-                    log.info("%s: new to this scope, collected from %s", key, floor.through)
-                    cursor = book.cursors[key] = floor
-                start = cursor.resume_at
-            plan.starts[key] = start
-            plan.shipped[key] = cursor.tail_ids if cursor is not None else frozenset()
+            ranges = self._ranges(plan, key, since, end, floor)
             region, compartment = key.split("/", 1)
-            units = units_for(
-                self._source.name, region, compartment, start, end, collect.window, collect.overlap
-            )
+            units = [
+                unit
+                for first, last in ranges
+                for unit in units_for(
+                    self._source.name, region, compartment, first, last,
+                    collect.window, collect.overlap,
+                )
+            ]  # fmt: skip
             if not units:
                 continue
             done = self._ledger.done_versions(self._state.ref(""), f"{self._source.name}/{key}/")
@@ -255,6 +256,35 @@ class Collector:
         self._save_book(plan, [])  # keys new to the book are kept from now on
         return plan
 
+    def _ranges(
+        self, plan: Plan, key: str, since: datetime | None, end: datetime, floor: Cursor | None
+    ) -> list[tuple[datetime, datetime]]:
+        """What to ask for one key: from its cursor on (with the cursor's tail ids to drop
+        what was shipped), and, when `since` reaches back before where the key's
+        collection began, that stretch too. A `since` past the cursor leaves a gap the
+        cursor does not pass; `--force` asks for exactly `[since, end)` again."""
+        book = self._book
+        cursor = book.cursors.get(key)
+        if cursor is None and since is None:
+            assert floor is not None
+            log.info("%s: new to this scope, collected from %s", key, rfc3339(floor.through))
+            cursor = book.cursors[key] = floor
+        if cursor is None or (since is not None and self._options.force):
+            assert since is not None
+            if cursor is None:  # the key is collected from here on
+                book.cursors[key] = Cursor(since, since)
+            plan.starts[key] = since
+            return [(since, end)]
+        plan.shipped[key] = cursor.tail_ids
+        if since is not None and since > cursor.through:
+            plan.starts[key] = since
+            return [(since, end)]
+        plan.starts[key] = cursor.resume_at
+        if since is not None and since < cursor.origin:
+            plan.backfills[key] = since
+            return [(since, cursor.origin), (cursor.resume_at, end)]
+        return [(cursor.resume_at, end)]
+
     def _short(self, unit: Unit) -> bool:
         return unit.end - unit.start <= self._collect.overlap
 
@@ -266,14 +296,23 @@ class Collector:
         return frozenset(str(i) for i in ids) if isinstance(ids, list) else None
 
     # -- running -----------------------------------------------------------------------------
-    def run(self, plan: Plan) -> Collected:
-        result = Collected(
+    def settle(self, plan: Plan) -> Collected:
+        """Without collecting: walk the cursors over what is done (a fan-out's parts
+        collect the rest), and say what the plan holds."""
+        self._save_book(plan, [])
+        return self._result(plan)
+
+    def _result(self, plan: Plan) -> Collected:
+        return Collected(
             regions=len(self._scope.regions),
             compartments=len(self._scope.compartments),
             windows_planned=len(plan.units) + plan.done_count,
             windows_done_earlier=plan.done_count,
             until=rfc3339(plan.until) if plan.until else "",
         )
+
+    def run(self, plan: Plan) -> Collected:
+        result = self._result(plan)
         outcomes: list[_Outcome] = []
         saved = time.monotonic()
         with ThreadPoolExecutor(self._collect.concurrency, "auditship-window") as pool:
@@ -370,6 +409,8 @@ class Collector:
         return _Outcome(unit, summary, ids, records)
 
     def _save_book(self, plan: Plan, outcomes: list[_Outcome], quiet: bool = False) -> None:
+        if not self._holds_cursors:
+            return  # a fan-out part: the coordinator's next run walks the cursors
         spans: dict[str, list[DoneSpan]] = defaultdict(list)
         for key, done in plan.done.items():
             spans[key].extend(done)
@@ -380,6 +421,8 @@ class Collector:
         book = self._book
         for key, start in plan.starts.items():
             moved = advance(start, book.cursors.get(key), spans.get(key, ()))
+            if moved is not None and key in plan.backfills:
+                moved = backfilled(moved, plan.backfills[key], spans.get(key, ()))
             if moved is not None:
                 book.cursors[key] = moved
         try:

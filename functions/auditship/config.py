@@ -61,8 +61,8 @@ class Settings:
     collect_regions: tuple[str, ...] = ()  # empty: every subscribed, READY region
     collect_compartment_ocid: str = ""  # empty: the whole tenancy
     state_dir: str = ""  # oci://ns/bucket/prefix/ for functions; a folder for local runs
-    # Functions fan out a collection spanning more than this (summed over keys).
-    collect_inline_span: timedelta = timedelta(days=7)
+    # A function fans out a run of more windows than this (each is at least one request).
+    collect_inline_windows: int = 300
     collect_fanout_windows: int = 31  # windows per detached invocation
     # Endpoint overrides (tests, private endpoints, the operator command); the audit and
     # Data Safe ones may contain {region}.
@@ -139,8 +139,8 @@ class Settings:
                 "COLLECT_COMPARTMENT_OCID", "", _ocid_any("compartment", "tenancy")
             ),
             "state_dir": get("STATE_DIR", "", _nonempty),
-            "collect_inline_span": get(
-                "COLLECT_INLINE_SPAN", cls.collect_inline_span, _duration
+            "collect_inline_windows": get(
+                "COLLECT_INLINE_WINDOWS", cls.collect_inline_windows, _int_between(1, 100_000)
             ),
             "collect_fanout_windows": get(
                 "COLLECT_FANOUT_WINDOWS", cls.collect_fanout_windows, _int_between(1, 1000)

@@ -100,11 +100,19 @@ def open_collector(
     deadline: Deadline,
     force: bool = False,
     progress: Callable[[int], None] | None = None,
+    holds_cursors: bool = True,
+    regions: tuple[str, ...] = (),
+    compartments: tuple[str, ...] = (),
 ) -> Iterator[Collector]:
-    """A collector for `address`, holding its source's lease while the block runs."""
+    """A collector for `address`, holding its source's lease (and its cursors) while the
+    block runs. A fan-out part (`holds_cursors` False) collects the windows it is given,
+    in the `regions` and `compartments` they name, and leaves the cursors alone."""
     options = collect_options(settings)
     throttle = Throttle(options.concurrency)
-    scope = discover(address, settings, clients, throttle, deadline)
+    if holds_cursors:
+        scope = discover(address, settings, clients, throttle, deadline)
+    else:
+        scope = Scope(clients.tenancy_id, address.compartment, regions, compartments)
     storage = None if state.is_local else clients.object_storage
     ledger, book = open_state(state, address.kind, storage)
     if dead_letters is None:
@@ -126,6 +134,9 @@ def open_collector(
         throttle=throttle,
         progress=progress,
     )
+    if not holds_cursors:
+        yield collector
+        return
     with collector:
         yield collector
 

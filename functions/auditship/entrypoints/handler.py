@@ -93,7 +93,7 @@ class _Container:
         return replace(runtime, options=replace(runtime.options, force=force))
 
 
-def _deadline(ctx: Any) -> Deadline:
+def deadline_of(ctx: Any) -> Deadline:
     try:
         raw = ctx.Deadline()
         when = datetime.fromisoformat(str(raw).replace("Z", "+00:00"))
@@ -104,7 +104,7 @@ def _deadline(ctx: Any) -> Deadline:
         return Deadline.after(_DEFAULT_BUDGET_SECONDS)
 
 
-def _function_config(ctx: Any) -> dict[str, str]:
+def function_config(ctx: Any) -> dict[str, str]:
     try:
         config = ctx.Config()
     except AttributeError:
@@ -123,8 +123,8 @@ def make_handler(sink_kind: str) -> Callable[..., Any]:
         payload = data.getvalue() if isinstance(data, io.BytesIO) else (data or b"")
         try:
             invocation = parse_invocation(payload)
-            runtime = container.runtime_for(_function_config(ctx), invocation.force)
-            summary = ship_all(invocation.objects, invocation.prefixes, runtime, _deadline(ctx))
+            runtime = container.runtime_for(function_config(ctx), invocation.force)
+            summary = ship_all(invocation.objects, invocation.prefixes, runtime, deadline_of(ctx))
         except AuditShipError as exc:
             log.error("invocation failed: %s", exc)
             raise ShipFailedError(orjson.dumps({"error": str(exc)}).decode()) from None

@@ -19,7 +19,7 @@ two runs do not overwrite each other's progress.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 import orjson
@@ -33,6 +33,7 @@ BOOK_VERSION = 1
 @dataclass(frozen=True, slots=True)
 class Cursor:
     through: datetime
+    origin: datetime  # from here to `through`, everything was collected
     tail_from: datetime | None = None
     tail_ids: frozenset[str] = frozenset()
 
@@ -52,15 +53,9 @@ class DoneSpan:
     ids: frozenset[str] | None = None
 
 
-def advance(start: datetime, cursor: Cursor | None, done: Iterable[DoneSpan]) -> Cursor | None:
-    """The cursor after a run that began at `start`: from the cursor (or from `start`,
-    for a key without one), over every done window that continues it without a gap.
-    A run that began after the cursor left a gap: the cursor stays (the next catch-up
-    fills the gap). None when nothing can be said yet."""
-    if cursor is not None and start > cursor.through:
-        return cursor
-    through = cursor.through if cursor is not None else start
-    last: DoneSpan | None = None
+def _walk(start: datetime, done: Iterable[DoneSpan]) -> tuple[datetime, DoneSpan | None]:
+    """How far done windows reach from `start` without a gap, and the last of them."""
+    through, last = start, None
     spans = sorted(done, key=lambda s: (s.start, s.end))
     moved = True
     while moved:
@@ -68,11 +63,32 @@ def advance(start: datetime, cursor: Cursor | None, done: Iterable[DoneSpan]) ->
         for span in spans:
             if span.start <= through < span.end:
                 through, last, moved = span.end, span, True
+    return through, last
+
+
+def advance(start: datetime, cursor: Cursor | None, done: Iterable[DoneSpan]) -> Cursor | None:
+    """The cursor after a run that began at `start`: from the cursor (or from `start`,
+    for a key without one), over every done window that continues it without a gap.
+    A run that began after the cursor left a gap: the cursor stays (the next catch-up
+    fills the gap). None when nothing can be said yet."""
+    if cursor is not None and start > cursor.through:
+        return cursor
+    origin = cursor.origin if cursor is not None else start
+    through, last = _walk(cursor.through if cursor is not None else start, done)
     if last is None:
-        return cursor if cursor is not None else None
+        return cursor
     if last.ids is None:
-        return Cursor(through)
-    return Cursor(through, last.start, last.ids)
+        return Cursor(through, origin)
+    return Cursor(through, origin, last.start, last.ids)
+
+
+def backfilled(cursor: Cursor, since: datetime, done: Iterable[DoneSpan]) -> Cursor:
+    """After a run that also collected `[since, cursor.origin)`: the cursor's origin moves
+    back to `since` when those windows are all done."""
+    if since >= cursor.origin:
+        return cursor
+    reached, _ = _walk(since, done)
+    return replace(cursor, origin=since) if reached >= cursor.origin else cursor
 
 
 @dataclass
@@ -88,12 +104,16 @@ class CursorBook:
         known = [self.cursors[k] for k in keys if k in self.cursors]
         if not known:
             return None
-        return Cursor(min(c.through for c in known))
+        through = min(c.through for c in known)
+        return Cursor(through, through)
 
     def to_json(self) -> bytes:
         keys = {}
         for key, cursor in sorted(self.cursors.items()):
-            entry: dict[str, object] = {"through": rfc3339(cursor.through)}
+            entry: dict[str, object] = {
+                "through": rfc3339(cursor.through),
+                "origin": rfc3339(cursor.origin),
+            }
             if cursor.tail_from is not None:
                 entry["tail_from"] = rfc3339(cursor.tail_from)
                 entry["tail_ids"] = sorted(cursor.tail_ids)
@@ -112,10 +132,12 @@ class CursorBook:
         book = cls()
         for key, entry in doc["cursors"].items():
             through = datetime.fromisoformat(entry["through"])
+            origin = datetime.fromisoformat(entry["origin"])
             tail_from = entry.get("tail_from")
             if tail_from is None:
-                book.cursors[key] = Cursor(through)
+                book.cursors[key] = Cursor(through, origin)
             else:
                 ids = frozenset(str(i) for i in entry.get("tail_ids", ()))
-                book.cursors[key] = Cursor(through, datetime.fromisoformat(tail_from), ids)
+                tail = datetime.fromisoformat(tail_from)
+                book.cursors[key] = Cursor(through, origin, tail, ids)
         return book
