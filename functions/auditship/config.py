@@ -61,6 +61,8 @@ class Settings:
     collect_regions: tuple[str, ...] = ()  # empty: every subscribed, READY region
     collect_compartment_ocid: str = ""  # empty: the whole tenancy
     state_dir: str = ""  # oci://ns/bucket/prefix/ for functions; a folder for local runs
+    datasafe_type: str = "oci-datasafe"  # `type` of Data Safe records (and their Logz.io type)
+    datasafe_redact: str = "none"  # none | binds (commandParam) | sql (and commandText)
     # A function fans out a run of more windows than this (each is at least one request).
     collect_inline_windows: int = 300
     collect_fanout_windows: int = 31  # windows per detached invocation
@@ -71,6 +73,7 @@ class Settings:
     secrets_endpoint: str = ""
     identity_endpoint: str = ""
     audit_endpoint: str = ""
+    datasafe_endpoint: str = ""
     functions_endpoint: str = ""
     functions_invoke_endpoint: str = ""
 
@@ -139,6 +142,10 @@ class Settings:
                 "COLLECT_COMPARTMENT_OCID", "", _ocid_any("compartment", "tenancy")
             ),
             "state_dir": get("STATE_DIR", "", _nonempty),
+            "datasafe_type": get("DATASAFE_TYPE", cls.datasafe_type, _log_type),
+            "datasafe_redact": get(
+                "DATASAFE_REDACT", cls.datasafe_redact, _choice("none", "binds", "sql")
+            ),
             "collect_inline_windows": get(
                 "COLLECT_INLINE_WINDOWS", cls.collect_inline_windows, _int_between(1, 100_000)
             ),
@@ -148,6 +155,7 @@ class Settings:
             "objectstorage_endpoint": get("OCI_OBJECTSTORAGE_ENDPOINT", "", _url),
             "identity_endpoint": get("OCI_IDENTITY_ENDPOINT", "", _url),
             "audit_endpoint": get("OCI_AUDIT_ENDPOINT", "", _url),
+            "datasafe_endpoint": get("OCI_DATASAFE_ENDPOINT", "", _url),
             "functions_endpoint": get("OCI_FUNCTIONS_ENDPOINT", "", _url),
             "functions_invoke_endpoint": get("OCI_FUNCTIONS_INVOKE_ENDPOINT", "", _url),
             "logging_ingestion_endpoint": get("OCI_LOGGING_INGESTION_ENDPOINT", "", _url),
@@ -181,6 +189,16 @@ def _minutes_up_to_day(raw: str) -> timedelta:
     if value % timedelta(minutes=1) or value > timedelta(days=1):
         raise ValueError("a whole number of minutes, at most 1d")
     return value
+
+
+def _choice(*allowed: str) -> Callable[[str], str]:
+    def parse(raw: str) -> str:
+        value = raw.strip().lower()
+        if value not in allowed:
+            raise ValueError(f"must be one of {', '.join(allowed)}")
+        return value
+
+    return parse
 
 
 def _names(raw: str) -> tuple[str, ...]:

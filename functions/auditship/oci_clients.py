@@ -69,6 +69,7 @@ class OciClients:
                 # `skip_deserialization` (oci base_client.py) hands pages over unparsed.
                 "identity": (oci.identity.IdentityClient, s.identity_endpoint, _RAW),
                 "audit": (oci.audit.AuditClient, s.audit_endpoint, _RAW),
+                "datasafe": (oci.data_safe.DataSafeClient, s.datasafe_endpoint, _RAW),
                 "functions": (oci.functions.FunctionsManagementClient, s.functions_endpoint, {}),
                 "invoke": (oci.functions.FunctionsInvokeClient, s.functions_invoke_endpoint, {}),
             }  # fmt: skip
@@ -92,6 +93,10 @@ class OciClients:
             return client
 
     @property
+    def settings(self) -> Settings:
+        return self._settings
+
+    @property
     def region(self) -> str:
         return str(self._config.get("region") or "")
 
@@ -110,6 +115,9 @@ class OciClients:
 
     def audit(self, region: str) -> Any:
         return self._client("audit", region)
+
+    def data_safe(self, region: str) -> Any:
+        return self._client("datasafe", region)
 
     @property
     def functions(self) -> Any:

@@ -35,6 +35,7 @@ from auditship.entrypoints.collecting import (
     open_collector,
     parse_api_address,
     parse_since_until,
+    source_settings,
 )
 from auditship.entrypoints.wiring import build_sink, normalizer_for, ship_options_for
 from auditship.errors import AuditShipError, ConfigError
@@ -115,8 +116,10 @@ def build_parser() -> argparse.ArgumentParser:
     api = p.add_argument_group(
         "API sources",
         "audit: collects the OCI Audit API of the whole tenancy (every compartment, every "
-        "READY subscribed region); audit:<compartment-ocid> collects that subtree. Without "
-        "--since, a run resumes from the checkpoint in --state-dir.",
+        "READY subscribed region); audit:<compartment-ocid> collects that subtree. "
+        "datasafe:[<compartment-ocid>] collects Oracle Data Safe audit events (Database "
+        "Vault included) the same way. Without --since, a run resumes from the checkpoint "
+        "in --state-dir.",
     )
     api.add_argument("--since", help="RFC 3339 time, or a duration back from now (36h, 30d)")
     api.add_argument("--until", help="RFC 3339 time or duration (default: now minus --lag)")
@@ -128,6 +131,7 @@ def build_parser() -> argparse.ArgumentParser:
     api.add_argument("--lag", help="how far behind now the default --until is (default 10m)")
     api.add_argument("--identity-endpoint", help="env OCI_IDENTITY_ENDPOINT")
     api.add_argument("--audit-endpoint", help="may contain {region}; env OCI_AUDIT_ENDPOINT")
+    api.add_argument("--datasafe-endpoint", help="may contain {region}; env OCI_DATASAFE_ENDPOINT")
     p.add_argument(
         "--workers",
         type=int,
@@ -156,6 +160,7 @@ def _settings(args: argparse.Namespace, env: dict[str, str]) -> Settings:
         "COLLECT_LAG": args.lag,
         "OCI_IDENTITY_ENDPOINT": args.identity_endpoint,
         "OCI_AUDIT_ENDPOINT": args.audit_endpoint,
+        "OCI_DATASAFE_ENDPOINT": args.datasafe_endpoint,
     }
     merged = dict(env)
     merged.setdefault("WORKERS", "2" if (os.cpu_count() or 1) > 1 else "1")
@@ -272,13 +277,14 @@ def run(argv: list[str] | None = None, env: dict[str, str] | None = None) -> int
         return EXIT_USAGE
     if any(addresses):
         if len(addresses) > 1:
-            print("oci-audit-ship: an API source (audit:) is the only source of a run",
+            print("oci-audit-ship: an API source (audit:, datasafe:) is the only source of a run",
                   file=sys.stderr)  # fmt: skip
             return EXIT_USAGE
         assert addresses[0] is not None
         return _collect(args, environ, addresses[0])
     if args.since or args.until:
-        print("oci-audit-ship: --since and --until are for API sources (audit:)", file=sys.stderr)
+        print("oci-audit-ship: --since and --until are for API sources (audit:, datasafe:)",
+              file=sys.stderr)  # fmt: skip
         return EXIT_USAGE
     try:
         job = _job(args, environ)
@@ -306,7 +312,8 @@ def _collect(args: argparse.Namespace, env: dict[str, str], address: ApiAddress)
 
     deadline = Deadline.unlimited()
     try:
-        settings = _settings(args, env)
+        given = {**env, "LOGZIO_TYPE": args.logzio_type or env.get("LOGZIO_TYPE", "")}
+        settings = source_settings(address.kind, _settings(args, env), given)
         now = datetime.now(UTC)
         since, until = parse_since_until(args.since, args.until, now)
         clients = OciClients(

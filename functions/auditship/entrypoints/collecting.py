@@ -5,7 +5,7 @@ into a scope, a source, state and a `collector.Collector`.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import datetime
@@ -25,16 +25,18 @@ from auditship.sinks.base import Sink
 from auditship.sources.api_records import ApiSource
 from auditship.sources.api_requests import API_POLICY
 from auditship.sources.audit_api import AuditApiSource
+from auditship.sources.data_safe import REDACT_CHOICES, DataSafeSource
 from auditship.sources.tenancy import Scope, compartment_tree, subscribed_regions
 from auditship.sources.throttle import Throttle
 from auditship.state.cursor_store import StateLocation, open_state
 
-API_SOURCES = ("audit",)
+API_SOURCES = ("audit", "datasafe")
 
 
 @dataclass(frozen=True)
 class ApiAddress:
-    """`audit:` (the whole tenancy) or `audit:<compartment-ocid>` (that subtree)."""
+    """`audit:` / `datasafe:` (the whole tenancy) or `audit:<compartment-ocid>` (that
+    subtree)."""
 
     kind: str
     compartment: str = ""
@@ -70,6 +72,9 @@ def api_source(
     policy = replace(API_POLICY, max_attempts=options.retries)
     if kind == "audit":
         return AuditApiSource(clients.audit, clients.tenancy_id, throttle, policy)
+    if kind == "datasafe":
+        record_type = clients.settings.datasafe_type
+        return DataSafeSource(clients.data_safe, throttle, policy, record_type)
     raise ConfigError(f"unknown API source {kind!r}")
 
 
@@ -84,8 +89,25 @@ def discover(
     root = address.compartment or settings.collect_compartment_ocid or tenancy
     identity = clients.identity
     regions = subscribed_regions(identity, tenancy, settings.collect_regions, throttle, deadline)
+    if address.kind == "datasafe":  # one query per region covers the subtree
+        return Scope(tenancy, root, regions, (root,))
     compartments = compartment_tree(identity, tenancy, root, throttle, deadline)
     return Scope(tenancy, root, regions, compartments)
+
+
+def source_settings(kind: str, settings: Settings, given: Mapping[str, str]) -> Settings:
+    """Settings as a source needs them: Data Safe records carry their own type (also their
+    Logz.io type unless LOGZIO_TYPE is given), have no `data.request.action` to filter on,
+    and are redacted by `DATASAFE_REDACT`, not by the `_Audit` paths."""
+    if kind != "datasafe":
+        return settings
+    logzio_type = settings.logzio_type if given.get("LOGZIO_TYPE") else settings.datasafe_type
+    return replace(
+        settings,
+        logzio_type=logzio_type,
+        filter_actions=None,
+        redact_paths=REDACT_CHOICES[settings.datasafe_redact],
+    )
 
 
 @contextmanager

@@ -42,6 +42,7 @@ from auditship.entrypoints.collecting import (
     ApiAddress,
     open_collector,
     parse_since_until,
+    source_settings,
 )
 from auditship.entrypoints.handler import ShipFailedError, deadline_of, function_config
 from auditship.entrypoints.wiring import build_sink
@@ -63,7 +64,8 @@ SINKS = ("logzio", "oci-logging")
 class _Container:
     """Settings, clients and the sink, built once per container and configuration."""
 
-    def __init__(self) -> None:
+    def __init__(self, kind: str) -> None:
+        self.kind = kind
         self._lock = threading.Lock()
         self._key: tuple[Any, ...] | None = None
         self._parts: tuple[Settings, OciClients, Sink] | None = None
@@ -72,7 +74,7 @@ class _Container:
         with self._lock:
             key = tuple(sorted(config.items()))
             if self._parts is None or key != self._key:
-                settings = Settings.from_mapping(config)
+                settings = source_settings(self.kind, Settings.from_mapping(config), config)
                 sink_kind = config.get("SINK", "").strip()
                 if sink_kind not in SINKS:
                     raise ConfigError(f"SINK must be one of {', '.join(SINKS)}")
@@ -88,7 +90,7 @@ class _Container:
 
 def make_collector_handler(kind: str) -> Callable[..., Any]:
     """The fdk entry point of the collector function of API source `kind` ("audit")."""
-    container = _Container()
+    container = _Container(kind)
 
     def handler(ctx: Any, data: io.BytesIO | bytes | None = None) -> Any:
         from fdk import response

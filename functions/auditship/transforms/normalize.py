@@ -4,7 +4,8 @@ Contract (the only changes made to a record; every other field is left as it was
 - A Logging search-result wrapper `{"datetime": ..., "logContent": {...}}` is unwrapped to
   its `logContent`; the wrapper's `datetime` is the fallback event time.
 - The event time is the record's own `time` (Logging `_Audit` shape), else `eventTime`
-  (Audit API shape), else the wrapper's `datetime` (epoch ms). Strings are kept as written
+  (Audit API shape), else `auditEventTime` (Data Safe), else the wrapper's `datetime`
+  (epoch ms). Strings are kept as written
   (OCI writes RFC 3339 UTC); epoch numbers become RFC 3339 UTC with milliseconds.
 - Optional filter on `data.request.action` (off by default: the connector already filters).
   Filtered records are counted, never shipped, never dead-lettered.
@@ -141,7 +142,11 @@ class Normalizer:
             record = inner
         event_time = _time_value(record.get("time"))
         if event_time is None:
-            event_time = _time_value(record.get("eventTime")) or _time_value(fallback)
+            event_time = (
+                _time_value(record.get("eventTime"))
+                or _time_value(record.get("auditEventTime"))
+                or _time_value(fallback)
+            )
         if self._actions is not None and _action(record) not in self._actions:
             return None
         if self._plan:
