@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import functools
 import re
-import threading
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -182,7 +181,6 @@ class OciLoggingSink:
             max_items=max_entries,
             separator_bytes=1,
         )
-        self._lock = threading.Lock()
 
     # -- prepare ------------------------------------------------------------------------
 
@@ -285,39 +283,35 @@ class OciLoggingSink:
             return Delivery(accepted=0)
         body = self.build_body(batch, obj)
         seconds = max(float(timeout), 0.05)
-        base_client = self._client.base_client
-        with self._lock:
-            saved = base_client.timeout
-            base_client.timeout = (seconds, seconds)
-            try:
-                with bounded(seconds) as watch:  # the whole request, answer included
-                    self._client.put_logs(
-                        self.log_id,
-                        body,
-                        # The pipeline's deadline-bounded loop (backoff, jitter, Retry-After,
-                        # dead letter) is the retry strategy. SDK retries would sleep and
-                        # re-send past the function's deadline and hide the Retry-After.
-                        retry_strategy=oci.retry.NoneRetryStrategy(),
-                    )
-            except oci.exceptions.ServiceError as exc:
-                raise _classify_service_error(exc, len(batch), obj) from exc
-            except CircuitBreakerError as exc:
-                remaining = getattr(getattr(exc, "_circuit_breaker", None), "open_remaining", None)
-                raise RetryableSinkError(
-                    f"PutLogs for {obj}: SDK circuit breaker open after repeated 429/5xx; "
-                    f"{len(batch)} entries not sent",
-                    retry_after=float(remaining) if isinstance(remaining, int | float) else None,
-                ) from None
-            except (oci.exceptions.RequestException, oci.exceptions.ConnectTimeout) as exc:
-                # Timeouts, resets, refused connections: the request may or may not have
-                # been accepted; a retry re-sends the same ids.
-                kind = "timeout (no complete answer)" if watch.fired else _transport_kind(exc)
-                raise RetryableSinkError(
-                    f"PutLogs for {obj}: {kind} after up to {seconds:.1f}s; "
-                    f"{len(batch)} entries, {len(body)} bytes"
-                ) from exc
-            finally:
-                base_client.timeout = saved
+        # No per-call client timeout: `bounded` cuts the whole request at `seconds`, so
+        # senders of several windows can share this client (and run at once).
+        try:
+            with bounded(seconds) as watch:  # the whole request, answer included
+                self._client.put_logs(
+                    self.log_id,
+                    body,
+                    # The pipeline's deadline-bounded loop (backoff, jitter, Retry-After,
+                    # dead letter) is the retry strategy. SDK retries would sleep and
+                    # re-send past the function's deadline and hide the Retry-After.
+                    retry_strategy=oci.retry.NoneRetryStrategy(),
+                )
+        except oci.exceptions.ServiceError as exc:
+            raise _classify_service_error(exc, len(batch), obj) from exc
+        except CircuitBreakerError as exc:
+            remaining = getattr(getattr(exc, "_circuit_breaker", None), "open_remaining", None)
+            raise RetryableSinkError(
+                f"PutLogs for {obj}: SDK circuit breaker open after repeated 429/5xx; "
+                f"{len(batch)} entries not sent",
+                retry_after=float(remaining) if isinstance(remaining, int | float) else None,
+            ) from None
+        except (oci.exceptions.RequestException, oci.exceptions.ConnectTimeout) as exc:
+            # Timeouts, resets, refused connections: the request may or may not have
+            # been accepted; a retry re-sends the same ids.
+            kind = "timeout (no complete answer)" if watch.fired else _transport_kind(exc)
+            raise RetryableSinkError(
+                f"PutLogs for {obj}: {kind} after up to {seconds:.1f}s; "
+                f"{len(batch)} entries, {len(body)} bytes"
+            ) from exc
         return Delivery(accepted=len(batch))
 
     def letter(self, payload: Any) -> bytes:
@@ -328,10 +322,9 @@ class OciLoggingSink:
 
     def __getstate__(self) -> dict[str, Any]:
         # Pickled into record-preparation workers, which only call `prepare`: the SDK
-        # client (signer, session) and the lock stay in this process.
+        # client (signer, session) stays in this process.
         state = self.__dict__.copy()
         state["_client"] = None
-        state["_lock"] = None
         return state
 
     def close(self) -> None:
