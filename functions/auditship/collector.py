@@ -282,7 +282,7 @@ class Collector:
         plan.starts[key] = cursor.resume_at
         if since is not None and since < cursor.origin:
             plan.backfills[key] = since
-            return [(since, cursor.origin), (cursor.resume_at, end)]
+            return [(since, min(cursor.origin, end)), (cursor.resume_at, end)]
         return [(cursor.resume_at, end)]
 
     def _short(self, unit: Unit) -> bool:
