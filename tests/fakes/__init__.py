@@ -7,7 +7,7 @@ talk to the real services; nothing of ours is mocked.
 Public entry points::
 
     from fakes import FakeLogzioListener, FakeObjectStorage  # tests/ is on sys.path under pytest
-    from fakes import FakeAuditApi, FakeFunctions, FakeIdentity
+    from fakes import FakeAuditApi, FakeDataSafe, FakeFunctions, FakeIdentity
     from fakes.oci_auth import object_storage_client, make_client, sdk_config, make_test_signer
 
 * ``FakeIdentity`` (``fakes.identity``) - GetTenancy, ListRegionSubscriptions, GetCompartment and
@@ -15,6 +15,10 @@ Public entry points::
 * ``FakeAuditApi`` (``fakes.audit_api``) - ListEvents for several regions on one port
   (``service_endpoint=f"{fake.url}/{region}"``), paged, whole-minute windows, latency, failing
   compartments, 429s, in-flight counting; events stored or generated lazily from a seed.
+* ``FakeDataSafe`` (``fakes.data_safe``) - Data Safe ListAuditEvents for several regions on one
+  port (``service_endpoint=f"{fake.url}/{region}"``): compartment tree with subtree/accessLevel
+  semantics, SCIM ``scimQuery`` filters, sorting, keyset paging, latency, failing compartments,
+  429s; ``make_audit_event(...)`` builds realistic (and Database Vault) AuditEventSummary JSON.
 * ``FakeFunctions`` (``fakes.functions``) - GetFunction and InvokeFunction (sync / detached with
   a background ``runner``) for ``oci.functions``.
 * ``fakes.logging_ingestion.FakeLoggingIngestion`` (PutLogs) and
@@ -61,6 +65,7 @@ from typing import Any, ClassVar, Self
 __all__ = [
     "Action",
     "FakeAuditApi",
+    "FakeDataSafe",
     "FakeFunctions",
     "FakeHTTPServer",
     "FakeIdentity",
@@ -374,6 +379,7 @@ class FakeHTTPServer:
 
 # Re-exports (placed after FakeHTTPServer, which the submodules import from this package).
 from .audit_api import FakeAuditApi  # noqa: E402
+from .data_safe import FakeDataSafe  # noqa: E402
 from .functions import FakeFunctions  # noqa: E402
 from .identity import FakeIdentity  # noqa: E402
 from .logzio_listener import FakeLogzioListener  # noqa: E402
