@@ -1,6 +1,7 @@
 # Dynamic groups and policies. Every statement names one compartment by OCID, never the
-# tenancy, and every object grant is limited to the pipeline's bucket. IAM is written in the
-# home region (provider oci.home).
+# tenancy, and every object grant is limited to the pipeline's bucket; the one exception is
+# the optional audit collector, which reads audit events, compartments and region
+# subscriptions of the whole tenancy (below). IAM is written in the home region (oci.home).
 
 # One dynamic group per function, matching that function's OCID only, so each function gets
 # only what it needs (the Logz.io shipper reads the secret; the Logging shipper writes logs).
@@ -16,26 +17,36 @@ resource "oci_identity_dynamic_group" "shipper" {
 }
 
 locals {
+  # Statements every function of the pipeline gets on the bucket; `%s` is its dynamic group.
+  bucket_statement_formats = [
+    # GetObject/HeadObject/ListObjects on the connector's batches, the ledger and dead
+    # letters; `read objects` = OBJECT_INSPECT + OBJECT_READ, in this bucket only.
+    "Allow dynamic-group %s to read objects in compartment id ${var.compartment_ocid} where target.bucket.name = '${local.bucket_name}'",
+    # PutObject of dead letters and done-markers into this bucket. Create/overwrite only:
+    # no delete (the lifecycle rules expire objects) and no other bucket.
+    "Allow dynamic-group %s to manage objects in compartment id ${var.compartment_ocid} where all {target.bucket.name = '${local.bucket_name}', any {request.permission = 'OBJECT_CREATE', request.permission = 'OBJECT_OVERWRITE'}}",
+  ]
+
+  # What shipping to each sink needs, for its shipper and for the collector alike. (The secret
+  # statement is left out while no secret exists: then no function ships to Logz.io.)
+  sink_statement_formats = {
+    "logzio" = local.logzio_secret_ocid == null ? [] : [
+      # The Logz.io sink fetches its listener token at run time: this one secret only.
+      "Allow dynamic-group %s to read secret-bundles in compartment id ${local.secret_compartment} where target.secret.id = '${local.logzio_secret_ocid}'",
+    ]
+    "oci-logging" = [
+      # PutLogs into the re-ingestion custom log. log-content is granted per compartment,
+      # so the scope is the log's compartment (keep other logs out of it if that matters).
+      "Allow dynamic-group %s to use log-content in compartment id ${local.log_compartment}",
+    ]
+  }
+
+  shipper_sinks = { "logzio-shipper" = "logzio", "oci-logging-shipper" = "oci-logging" }
+
   function_statements = flatten([
-    for name, dg in oci_identity_dynamic_group.shipper : concat(
-      [
-        # GetObject/HeadObject/ListObjects on the connector's batches, the ledger and dead
-        # letters; `read objects` = OBJECT_INSPECT + OBJECT_READ, in this bucket only.
-        "Allow dynamic-group ${dg.name} to read objects in compartment id ${var.compartment_ocid} where target.bucket.name = '${local.bucket_name}'",
-        # PutObject of dead letters and done-markers into this bucket. Create/overwrite only:
-        # no delete (the lifecycle rules expire objects) and no other bucket.
-        "Allow dynamic-group ${dg.name} to manage objects in compartment id ${var.compartment_ocid} where all {target.bucket.name = '${local.bucket_name}', any {request.permission = 'OBJECT_CREATE', request.permission = 'OBJECT_OVERWRITE'}}",
-      ],
-      name == "logzio-shipper" ? [
-        # The Logz.io shipper fetches its listener token at run time: this one secret only.
-        "Allow dynamic-group ${dg.name} to read secret-bundles in compartment id ${local.secret_compartment} where target.secret.id = '${local.logzio_secret_ocid}'",
-      ] : [],
-      name == "oci-logging-shipper" ? [
-        # PutLogs into the re-ingestion custom log. log-content is granted per compartment,
-        # so the scope is the log's compartment (keep other logs out of it if that matters).
-        "Allow dynamic-group ${dg.name} to use log-content in compartment id ${local.log_compartment}",
-      ] : [],
-    )
+    for name, dg in oci_identity_dynamic_group.shipper : [
+      for f in concat(local.bucket_statement_formats, local.sink_statement_formats[local.shipper_sinks[name]]) : format(f, dg.name)
+    ]
   ])
 
   connector_statements = [
@@ -97,5 +108,76 @@ resource "oci_identity_policy" "objectstorage_lifecycle" {
   name           = "${var.name_prefix}-objectstorage-lifecycle"
   description    = "${var.name_prefix}: lifecycle rules may delete in ${local.bucket_name}"
   statements     = local.objectstorage_statements
+  freeform_tags  = var.freeform_tags
+}
+
+# ---------------------------------------------------------------------------------------
+# Audit collector (audit_collector_enabled; collector.tf)
+# ---------------------------------------------------------------------------------------
+
+# Its own dynamic group, matching only the collector function's OCID.
+resource "oci_identity_dynamic_group" "collector" {
+  count    = var.audit_collector_enabled ? 1 : 0
+  provider = oci.home
+
+  compartment_id = var.tenancy_ocid
+  name           = "${var.name_prefix}-audit-collector"
+  description    = "The audit-collector function of ${var.name_prefix}"
+  matching_rule  = "ALL {resource.type = 'fnfunc', resource.id = '${oci_functions_function.collector[0].id}'}"
+  freeform_tags  = var.freeform_tags
+}
+
+locals {
+  collector_dg          = one(oci_identity_dynamic_group.collector[*].name)
+  collector_function_id = one(oci_functions_function.collector[*].id)
+
+  collector_statements = var.audit_collector_enabled ? concat(
+    # The bucket (state under <ledger>collectors/, dead letters) and its sink, exactly as the
+    # shipper of that sink gets them.
+    [for f in concat(local.bucket_statement_formats, local.sink_statement_formats[local.collector_sink]) : format(f, local.collector_dg)],
+    [
+      # ListEvents (AUDIT_EVENT_READ) in every compartment it collects; the Audit API takes
+      # one compartment per call and has no subtree flag.
+      "Allow dynamic-group ${local.collector_dg} to read audit-events in ${local.collector_audit_scope}",
+      # ListCompartments (COMPARTMENT_INSPECT): the compartments to call ListEvents for.
+      "Allow dynamic-group ${local.collector_dg} to inspect compartments in ${local.collector_audit_scope}",
+      # ListRegionSubscriptions (TENANCY_INSPECT): the regions to collect; tenancy-wide by nature.
+      "Allow dynamic-group ${local.collector_dg} to inspect tenancies in tenancy",
+      # GetFunction on itself only: the backfill fan-out learns its own invoke endpoint.
+      "Allow dynamic-group ${local.collector_dg} to read fn-function in compartment id ${var.compartment_ocid} where target.function.id = '${local.collector_function_id}'",
+      # InvokeFunction (detached) on itself only: one invocation per group of backfill chunks.
+      "Allow dynamic-group ${local.collector_dg} to use fn-invocation in compartment id ${var.compartment_ocid} where target.function.id = '${local.collector_function_id}'",
+    ],
+  ) : []
+
+  collector_schedule_statements = local.collector_schedule_enabled ? [
+    # The catch-up schedule's own principal, and no other schedule, may look up the collector
+    # (Resource Scheduler invokes a function by its OCID) ...
+    "Allow any-user to read fn-function in compartment id ${var.compartment_ocid} where all {request.principal.type = 'resourceschedule', request.principal.id = '${oci_resource_scheduler_schedule.collector[0].id}', target.function.id = '${local.collector_function_id}'}",
+    # ... and invoke it, and no other function.
+    "Allow any-user to use fn-invocation in compartment id ${var.compartment_ocid} where all {request.principal.type = 'resourceschedule', request.principal.id = '${oci_resource_scheduler_schedule.collector[0].id}', target.function.id = '${local.collector_function_id}'}",
+  ] : []
+}
+
+# Attached to the tenancy whatever policy_compartment_ocid says: it grants `in tenancy`.
+resource "oci_identity_policy" "collector" {
+  count    = var.audit_collector_enabled ? 1 : 0
+  provider = oci.home
+
+  compartment_id = var.tenancy_ocid
+  name           = "${var.name_prefix}-audit-collector"
+  description    = "${var.name_prefix}: audit-collector reads audit events, compartments and regions, its bucket state and sink, and invokes itself"
+  statements     = local.collector_statements
+  freeform_tags  = var.freeform_tags
+}
+
+resource "oci_identity_policy" "collector_schedule" {
+  count    = local.collector_schedule_enabled ? 1 : 0
+  provider = oci.home
+
+  compartment_id = local.policy_compartment
+  name           = "${var.name_prefix}-audit-collector-schedule"
+  description    = "${var.name_prefix}: only the catch-up schedule may invoke audit-collector"
+  statements     = local.collector_schedule_statements
   freeform_tags  = var.freeform_tags
 }

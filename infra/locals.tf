@@ -18,27 +18,42 @@ locals {
   logzio_secret_ocid = var.create_logzio_secret ? one(oci_vault_secret.logzio_token[*].id) : var.logzio_token_secret_ocid
   subnet_id          = var.create_network ? one(oci_core_subnet.functions[*].id) : var.subnet_ocid
 
+  # Each sink's own settings, shared by its shipper function and (when it ships there) the
+  # audit collector, so both always get the same listener, token secret, type or log.
+  sink_configs = {
+    "logzio" = tomap({
+      LOGZIO_URL               = var.logzio_listener_url
+      LOGZIO_TOKEN_SECRET_OCID = local.logzio_secret_ocid
+      LOGZIO_TYPE              = var.logzio_type
+    })
+    "oci-logging" = tomap({
+      OCI_LOG_ID = one(oci_logging_log.reingest[*].id)
+    })
+  }
+  # Where each sink's shipper keeps its done-markers (function config LEDGER_PREFIX).
+  ledger_prefixes = {
+    "logzio"      = var.logzio_ledger_prefix
+    "oci-logging" = var.logging_ledger_prefix
+  }
+  # Bucket layout every function of a sink shares: dead letters and that sink's ledger.
+  layout_configs = {
+    for sink, ledger in local.ledger_prefixes : sink => tomap({
+      DEAD_LETTER_PREFIX = var.dead_letter_prefix
+      LEDGER_PREFIX      = ledger
+    })
+  }
+
   # Function name => image and config. Config key names are read by functions/ and are final.
   function_specs = {
     "logzio-shipper" = {
       enabled = var.enable_logzio_function
       image   = var.logzio_image
-      config = {
-        LOGZIO_URL               = var.logzio_listener_url
-        LOGZIO_TOKEN_SECRET_OCID = local.logzio_secret_ocid
-        LOGZIO_TYPE              = var.logzio_type
-        DEAD_LETTER_PREFIX       = var.dead_letter_prefix
-        LEDGER_PREFIX            = var.logzio_ledger_prefix
-      }
+      config  = merge(local.sink_configs["logzio"], local.layout_configs["logzio"])
     }
     "oci-logging-shipper" = {
       enabled = var.enable_logging_function
       image   = var.logging_image
-      config = {
-        OCI_LOG_ID         = one(oci_logging_log.reingest[*].id)
-        DEAD_LETTER_PREFIX = var.dead_letter_prefix
-        LEDGER_PREFIX      = var.logging_ledger_prefix
-      }
+      config  = merge(local.sink_configs["oci-logging"], local.layout_configs["oci-logging"])
     }
   }
   functions = { for name, spec in local.function_specs : name => spec if spec.enabled }

@@ -62,3 +62,23 @@ output "dynamic_group_names" {
   description = "Function name => dynamic group name."
   value       = { for name, dg in oci_identity_dynamic_group.shipper : name => dg.name }
 }
+
+output "audit_collector_function_id" {
+  description = "OCID of the audit-collector function, or null when audit_collector_enabled is false."
+  value       = local.collector_function_id
+}
+
+output "audit_collector_schedule_id" {
+  description = "OCID of the Resource Scheduler schedule that runs the collector's catch-up, or null when there is none."
+  value       = one(oci_resource_scheduler_schedule.collector[*].id)
+}
+
+output "audit_collector_state_dir" {
+  description = "Where the collector keeps its checkpoint and backfill progress (function config STATE_DIR), or null."
+  value       = var.audit_collector_enabled ? local.collector_state_dir : null
+}
+
+output "audit_collector_backfill_command" {
+  description = "Example: backfill a stretch of time (edit since/until; RFC 3339, UTC) with the OCI CLI. null when the collector is off."
+  value       = var.audit_collector_enabled ? "oci fn function invoke --function-id ${local.collector_function_id} --file - --body '{\"audit\":{\"since\":\"2026-06-01T00:00:00Z\",\"until\":\"2026-12-01T00:00:00Z\"}}'" : null
+}

@@ -501,3 +501,146 @@ variable "egress_tcp_ports" {
     error_message = "egress_tcp_ports must be a non-empty list of TCP port numbers."
   }
 }
+
+# ---------------------------------------------------------------------------------------
+# Audit collector (Audit API catch-up and backfill)
+# ---------------------------------------------------------------------------------------
+
+variable "audit_collector_enabled" {
+  description = "Deploy the audit-collector function (reads the Audit API in every subscribed region and compartment), its dynamic group, its policy and its schedule. Off by default: it needs its own image, and it adds tenancy-wide read of audit events."
+  type        = bool
+  default     = false
+}
+
+variable "audit_collector_image" {
+  description = "OCIR image of audit-collector, pushed before apply (required when audit_collector_enabled is true)."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = !var.audit_collector_enabled || can(regex("^([a-z0-9-]+\\.ocir\\.io|ocir\\.[a-z0-9-]+\\.oci\\.oraclecloud\\.com)/[a-z0-9._/-]+(:[A-Za-z0-9._-]+|@sha256:[0-9a-f]{64})$", var.audit_collector_image))
+    error_message = "audit_collector_image must be an OCIR image reference with a tag or digest when audit_collector_enabled is true."
+  }
+}
+
+variable "audit_collector_memory_mb" {
+  description = "Memory of the audit-collector function in MB (its timeout is always 300 s)."
+  type        = number
+  default     = 512
+
+  validation {
+    condition     = contains([128, 256, 512, 1024, 2048, 3072], var.audit_collector_memory_mb)
+    error_message = "audit_collector_memory_mb must be one of 128, 256, 512, 1024, 2048, 3072."
+  }
+}
+
+variable "audit_collector_sink" {
+  description = "Where the collector ships (function config SINK): \"logzio\" or \"oci-logging\", with the same settings as that sink's shipper function. null = logzio when enable_logzio_function is true, else oci-logging."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = contains(["logzio", "oci-logging"], coalesce(var.audit_collector_sink, "logzio"))
+    error_message = "audit_collector_sink must be \"logzio\", \"oci-logging\" or null."
+  }
+  validation {
+    # The Logz.io shipper's own checks only demand the token secret when that shipper is on.
+    condition     = !(var.audit_collector_enabled && var.audit_collector_sink == "logzio" && !var.enable_logzio_function && var.logzio_token_secret_ocid == null && !var.create_logzio_secret)
+    error_message = "The collector ships to Logz.io: set logzio_token_secret_ocid (or create_logzio_secret = true)."
+  }
+}
+
+variable "audit_collector_concurrency" {
+  description = "Audit API requests the collector runs at once (function config COLLECT_CONCURRENCY)."
+  type        = number
+  default     = 8
+
+  validation {
+    condition     = var.audit_collector_concurrency >= 1 && var.audit_collector_concurrency <= 64 && floor(var.audit_collector_concurrency) == var.audit_collector_concurrency
+    error_message = "audit_collector_concurrency must be a whole number from 1 to 64."
+  }
+}
+
+variable "audit_collector_lag" {
+  description = "How far behind now a catch-up run stops (COLLECT_LAG): the Audit API shows new events \"usually within 15 minutes\"; the overlap re-reads the tail."
+  type        = string
+  default     = "10m"
+
+  validation {
+    # As functions/auditship/config.py reads it: whole minutes, at most a day.
+    condition     = can(regex("^([0-9]+[mhdw])+$", var.audit_collector_lag)) && try(sum([for m in regexall("([0-9]+)([mhdw])", var.audit_collector_lag) : tonumber(m[0]) * lookup({ m = 1, h = 60, d = 1440, w = 10080 }, m[1])]) <= 1440, false)
+    error_message = "audit_collector_lag must be whole minutes up to a day, written like 10m, 1h or 1h30m."
+  }
+}
+
+variable "audit_collector_overlap" {
+  description = "How much of the previous window a catch-up run reads again (COLLECT_OVERLAP), for events that appear late."
+  type        = string
+  default     = "10m"
+
+  validation {
+    condition     = can(regex("^([0-9]+[mhdw])+$", var.audit_collector_overlap)) && try(sum([for m in regexall("([0-9]+)([mhdw])", var.audit_collector_overlap) : tonumber(m[0]) * lookup({ m = 1, h = 60, d = 1440, w = 10080 }, m[1])]) <= 1440, false)
+    error_message = "audit_collector_overlap must be whole minutes up to a day, written like 10m or 1h."
+  }
+}
+
+variable "audit_collector_window" {
+  description = "Length of one window (chunk) of time the collector reads and checkpoints at a time (COLLECT_WINDOW), 1m to 14d."
+  type        = string
+  default     = "1d"
+
+  validation {
+    condition     = can(regex("^([0-9]+[mhdw])+$", var.audit_collector_window)) && try(sum([for m in regexall("([0-9]+)([mhdw])", var.audit_collector_window) : tonumber(m[0]) * lookup({ m = 1, h = 60, d = 1440, w = 10080 }, m[1])]) >= 1 && sum([for m in regexall("([0-9]+)([mhdw])", var.audit_collector_window) : tonumber(m[0]) * lookup({ m = 1, h = 60, d = 1440, w = 10080 }, m[1])]) <= 20160, false)
+    error_message = "audit_collector_window must be whole minutes from 1m to 14d, written like 1d or 6h."
+  }
+}
+
+variable "audit_collector_regions" {
+  description = "Regions the collector reads (COLLECT_REGIONS, comma-joined). [] = every region the tenancy subscribes to."
+  type        = list(string)
+  default     = []
+
+  validation {
+    condition     = alltrue([for r in var.audit_collector_regions : can(regex("^[a-z]{2,}(-[a-z]+)+-[0-9]+$", r))])
+    error_message = "audit_collector_regions must be OCI region identifiers such as eu-frankfurt-1."
+  }
+}
+
+variable "audit_collector_compartment_ocid" {
+  description = "Compartment (with its subtree) whose audit events the collector reads (COLLECT_COMPARTMENT_OCID). null = the whole tenancy. It also narrows the collector's audit-events and compartments grants to that compartment."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.audit_collector_compartment_ocid == null || can(regex("^ocid1\\.(compartment|tenancy)\\.oc[0-9]+\\.\\.[a-z0-9]+$", var.audit_collector_compartment_ocid))
+    error_message = "audit_collector_compartment_ocid must be a compartment or tenancy OCID, or null."
+  }
+}
+
+variable "audit_collector_state_retention_days" {
+  description = "Days after its last rewrite that an object under the collector's state prefix (<ledger prefix>collectors/) is deleted. The checkpoint is rewritten on every run, so only state of a collector stopped this long goes; the Audit API keeps events at most 365 days. null = never."
+  type        = number
+  default     = 400
+
+  validation {
+    condition     = var.audit_collector_state_retention_days == null || try(var.audit_collector_state_retention_days >= 30 && var.audit_collector_state_retention_days <= 3650 && floor(var.audit_collector_state_retention_days) == var.audit_collector_state_retention_days, false)
+    error_message = "audit_collector_state_retention_days must be null or a whole number from 30 to 3650."
+  }
+}
+
+variable "audit_collector_schedule_enabled" {
+  description = "Create the Resource Scheduler schedule that runs the collector's catch-up (body {}) and the policy letting that schedule invoke it. false = run it only by hand."
+  type        = bool
+  default     = true
+}
+
+variable "audit_collector_schedule_cron" {
+  description = "When the catch-up runs: a five-field UNIX cron expression (Resource Scheduler recurrence_type CRON), in UTC."
+  type        = string
+  default     = "*/15 * * * *"
+
+  validation {
+    condition     = can(regex("^[0-9*,/-]+( [0-9A-Za-z*,/-]+){4}$", var.audit_collector_schedule_cron))
+    error_message = "audit_collector_schedule_cron must be five space-separated cron fields, e.g. */15 * * * *."
+  }
+}

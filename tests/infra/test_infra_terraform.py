@@ -33,6 +33,7 @@ def facts_schema() -> dict:
             "oci_sch_service_connector",
             "oci_events_rule",
             "oci_functions_function",
+            "oci_resource_scheduler_schedule",
         ],
         ["oci_core_services"],
     )
@@ -57,6 +58,8 @@ def test_generated_schema_matches_known_provider_facts(facts_schema: dict) -> No
     }
     prefixes = rules["block"]["block_types"]["object_name_filter"]["block"]["attributes"]
     assert prefixes["inclusion_prefixes"]["type"] == ["set", "string"]
+    # the collector's state prefix is taken out of the ledger rule with an exclusion pattern
+    assert prefixes["exclusion_patterns"]["type"] == ["set", "string"]
 
     sch = res["oci_sch_service_connector"]["block"]["block_types"]
     assert (sch["source"]["min_items"], sch["source"]["max_items"]) == (1, 1)
@@ -75,6 +78,20 @@ def test_generated_schema_matches_known_provider_facts(facts_schema: dict) -> No
     assert fn["attributes"]["timeout_in_seconds"]["type"] == "number"
     assert fn["attributes"]["config"]["type"] == ["map", "string"]
     assert fn["block_types"]["timeouts"]["nesting_mode"] == "single"
+
+    # Resource Scheduler (tpo:website/docs/r/resource_scheduler_schedule.html.markdown): the
+    # four required strings; a BODY parameter's value is a list holding one JSON string.
+    sched = res["oci_resource_scheduler_schedule"]["block"]
+    for name in ("action", "compartment_id", "recurrence_details", "recurrence_type"):
+        assert sched["attributes"][name]["type"] == "string", name
+        assert sched["attributes"][name]["required"] is True, name
+    resources = sched["block_types"]["resources"]
+    assert resources["nesting_mode"] == "list"
+    assert resources["block"]["attributes"]["id"]["required"] is True
+    parameters = resources["block"]["block_types"]["parameters"]["block"]["attributes"]
+    assert parameters["parameter_type"]["required"] is True
+    assert parameters["value"]["type"] == ["list", "string"]
+    assert "local_time_zone" not in sched["attributes"]  # 8.x only: not used here
 
     services = facts_schema["data_source_schemas"]["oci_core_services"]["block"]["attributes"]
     assert services["services"] == {
@@ -99,6 +116,7 @@ def test_types_used_finds_every_declared_type() -> None:
     resources, data = schema_gen.types_used(INFRA)
     assert {"oci_objectstorage_bucket", "oci_sch_service_connector", "oci_events_rule"} <= resources
     assert {"oci_identity_policy", "oci_identity_dynamic_group", "oci_vault_secret"} <= resources
+    assert "oci_resource_scheduler_schedule" in resources  # the collector's catch-up schedule
     assert data == {"oci_objectstorage_namespace", "oci_core_services"}
 
 
@@ -160,15 +178,42 @@ def test_every_iam_statement_has_a_comment_saying_why() -> None:
     assert statements >= 8
 
 
+# The only grants wider than one compartment: the audit collector's reads of what the Audit API
+# needs to be walked (audit events and compartments: tenancy, or the compartment it is narrowed
+# to; region subscriptions: tenancy by nature).
+COLLECTOR_SCOPED = re.compile(
+    r"^Allow dynamic-group \$\{local\.collector_dg\} to "
+    r"(read audit-events|inspect compartments) in \$\{local\.collector_audit_scope\}$"
+    r"|^Allow dynamic-group \$\{local\.collector_dg\} to inspect tenancies in tenancy$"
+)
+
+
 def test_no_broad_iam_wording() -> None:
     text = "\n".join(p.read_text(encoding="utf-8") for p in INFRA.glob("*.tf"))
     statements = re.findall(r'^\s*"(Allow [^"]*)"', text, re.M)
+    scoped = [s for s in statements if COLLECTOR_SCOPED.match(s)]
+    assert len(scoped) == 3, scoped
     for s in statements:
-        assert " in tenancy" not in s.lower(), s
         assert "all-resources" not in s, s
+        if s in scoped:
+            continue
+        assert " in tenancy" not in s.lower(), s
         assert " in compartment id " in s, s
         if s.startswith("Allow any-user"):
-            assert "request.principal.type = 'serviceconnector'" in s, s
+            assert (
+                "request.principal.type = 'serviceconnector'" in s
+                or "request.principal.type = 'resourceschedule', request.principal.id = '" in s
+            ), s
+    # the collector may invoke and look up itself only
+    for s in statements:
+        if " fn-invocation " in s or " fn-function " in s:
+            assert s.startswith("Allow service cloudEvents") or "target.function.id = '" in s, s
+    # ... and its scope is the tenancy or the one compartment it is narrowed to
+    assert (
+        "collector_audit_scope = startswith(coalesce(var.audit_collector_compartment_ocid, "
+        '"ocid1.tenancy."), "ocid1.tenancy.") ? "tenancy" : '
+        '"compartment id ${var.audit_collector_compartment_ocid}"'
+    ) in " ".join(text.split())
 
 
 def test_checkov_skips_are_justified() -> None:
@@ -248,7 +293,7 @@ def test_terraform_test_suite_passes(run_tf: RunTf, infra_copy: Path) -> None:
     assert res.returncode == 0, res.output
     m = re.search(r"Success! (\d+) passed, 0 failed", res.output)
     assert m is not None, res.output
-    assert int(m.group(1)) >= 30, res.output
+    assert int(m.group(1)) >= 46, res.output
 
 
 @pytest.mark.slow
@@ -310,6 +355,27 @@ MUTATIONS = [
         'An argument named "kinds" is not expected here',
         id="unknown-argument-in-required-block",
     ),
+    pytest.param(
+        "collector.tf",
+        "  recurrence_details = var.audit_collector_schedule_cron\n",
+        "  recurrence_detail  = var.audit_collector_schedule_cron\n",
+        'An argument named "recurrence_detail" is not expected here',
+        id="misspelled-schedule-argument",
+    ),
+    pytest.param(
+        "collector.tf",
+        '  action             = "START_RESOURCE"\n',
+        "",
+        'The argument "action" is required',
+        id="missing-required-schedule-action",
+    ),
+    pytest.param(
+        "collector.tf",
+        "      value          = [jsonencode({})]",
+        "      value          = jsonencode({})",
+        'Inappropriate value for attribute "value": list of string required',
+        id="schedule-body-not-a-list",
+    ),
 ]
 
 
@@ -361,6 +427,36 @@ def test_terraform_test_catches_broken_wiring(
     assert res.returncode != 0
     assert "object events must be on" in res.output
     assert "under audit/ only" in res.output
+
+
+@pytest.mark.slow
+def test_terraform_test_catches_broken_collector(
+    run_tf: RunTf, copy_infra: Callable[..., Path]
+) -> None:
+    # GIVEN valid HCL whose collector is miswired: its dynamic group matches the whole
+    # application's functions, and its state is left to the ledger's 7-day rule
+    work = copy_infra("collector-miswired")
+    iam = work / "iam.tf"
+    text = iam.read_text(encoding="utf-8")
+    old = "resource.id = '${oci_functions_function.collector[0].id}'"
+    assert text.count(old) == 1
+    iam.write_text(
+        text.replace(old, "resource.compartment.id = '${var.compartment_ocid}'"), encoding="utf-8"
+    )
+    storage = work / "storage.tf"
+    text = storage.read_text(encoding="utf-8")
+    old = (
+        "      exclusion_patterns = var.audit_collector_enabled"
+        ' ? ["${local.collector_state_prefix}*"] : null\n'
+    )
+    assert text.count(old) == 1
+    storage.write_text(text.replace(old, ""), encoding="utf-8")
+    assert run_tf(work, "validate", "-no-color").returncode == 0
+    # WHEN the collector's terraform tests run THEN both assertions fail
+    res = run_tf(work, "test", "-no-color", "-filter=tests/collector.tftest.hcl")
+    assert res.returncode != 0
+    assert "must match only the collector function" in res.output
+    assert "must exclude the collector's state prefix" in res.output
 
 
 # ---------------------------------------------------------------------------------------
