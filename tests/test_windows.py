@@ -173,11 +173,6 @@ def test_an_end_a_minute_or_more_before_the_start_plans_nothing(
     assert plan_windows(floor_minute(start), floor_minute(start), window, overlap) == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="plan_windows: an end at or before a start that is not a whole minute, within "
-    "that minute, still plans a one-minute window ('Empty when end <= start' is not kept)",
-)
 @pytest.mark.parametrize("end_second", [30, 10, 1])
 def test_an_end_at_or_before_a_start_within_the_same_minute_plans_nothing(
     end_second: int,
@@ -272,12 +267,6 @@ def test_a_unit_from_the_start_and_one_until_the_same_moment_differ() -> None:
     assert keeps_after.version != keeps_before.version
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="Unit.version hashes the edges through rfc3339, which cuts them to milliseconds: "
-    "edges less than a millisecond apart give the same version, though the units keep "
-    "different records",
-)
 def test_edges_less_than_a_millisecond_apart_give_other_versions() -> None:
     start = datetime(2026, 1, 1, tzinfo=UTC)
     at = datetime(2026, 1, 1, 0, 0, 10, tzinfo=UTC)

@@ -190,7 +190,7 @@ class Collector:
         self._renewer.start()
         try:
             self._book = CursorBook.from_json(self._book_store.read())
-        except (ValueError, KeyError, TypeError) as exc:
+        except (ValueError, KeyError, TypeError, AttributeError) as exc:
             self._release()
             raise ConfigError(
                 f"the cursors of the {self._source.name} source in {self._state} are not "
@@ -249,7 +249,7 @@ class Collector:
             done = self._ledger.done_versions(self._state.ref(""), f"{self._source.name}/{key}/")
             for unit in units:
                 if (unit.name, unit.version) in done and not self._options.force:
-                    plan.done[key].append(DoneSpan(unit.start, unit.end, self._done_ids(unit)))
+                    plan.done[key].append(DoneSpan(*unit.covers, self._done_ids(unit)))
                 else:
                     plan.units.append(unit)
         plan.units.sort(key=lambda u: (u.start, u.key))
@@ -417,7 +417,7 @@ class Collector:
         for outcome in outcomes:
             if outcome.summary is not None and outcome.summary.complete:
                 unit = outcome.unit
-                spans[unit.key].append(DoneSpan(unit.start, unit.end, outcome.ids))
+                spans[unit.key].append(DoneSpan(*unit.covers, outcome.ids))
         book = self._book
         for key, start in plan.starts.items():
             moved = advance(start, book.cursors.get(key), spans.get(key, ()))

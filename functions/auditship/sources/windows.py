@@ -100,9 +100,9 @@ def plan_windows(
     `overlap` as a window of its own (see the module doc). Empty when `end <= start`."""
     if window < MINUTE or window % MINUTE:
         raise ValueError("a window is a whole number of minutes, at least one")
-    first, last = floor_minute(start), ceil_minute(end)
-    if last <= first:
+    if end <= start:
         return []
+    first, last = floor_minute(start), ceil_minute(end)
     cuts = {first, last}
     grid = first + (window - (first - EPOCH) % window) % window
     while grid < last:
@@ -144,8 +144,13 @@ class Unit:
         """Tells apart units of the same window that keep different records."""
         if self.keep_from is None and self.keep_until is None:
             return "all"
-        edges = "|".join(rfc3339(e) if e else "" for e in (self.keep_from, self.keep_until))
+        edges = "|".join(e.isoformat() if e else "" for e in (self.keep_from, self.keep_until))
         return "edge-" + hashlib.sha256(edges.encode()).hexdigest()[:12]
+
+    @property
+    def covers(self) -> tuple[datetime, datetime]:
+        """The stretch of time this unit collects: its window, less what its edges drop."""
+        return (self.keep_from or self.start, self.keep_until or self.end)
 
     def keeps(self, moment: datetime | None) -> bool:
         if moment is None:

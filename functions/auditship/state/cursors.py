@@ -20,11 +20,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import UTC, datetime
 
 import orjson
-
-from auditship.sources.windows import rfc3339
 
 MAX_TAIL_IDS = 20_000  # ids kept per key; a busier tail is not overlapped next time
 BOOK_VERSION = 1
@@ -91,6 +89,11 @@ def backfilled(cursor: Cursor, since: datetime, done: Iterable[DoneSpan]) -> Cur
     return replace(cursor, origin=since) if reached >= cursor.origin else cursor
 
 
+def _exact(moment: datetime) -> str:
+    """To the microsecond: a cursor at an asked `--until` must read back exactly."""
+    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
 @dataclass
 class CursorBook:
     """The cursors of one source, by key (`region/compartment`)."""
@@ -111,11 +114,11 @@ class CursorBook:
         keys = {}
         for key, cursor in sorted(self.cursors.items()):
             entry: dict[str, object] = {
-                "through": rfc3339(cursor.through),
-                "origin": rfc3339(cursor.origin),
+                "through": _exact(cursor.through),
+                "origin": _exact(cursor.origin),
             }
             if cursor.tail_from is not None:
-                entry["tail_from"] = rfc3339(cursor.tail_from)
+                entry["tail_from"] = _exact(cursor.tail_from)
                 entry["tail_ids"] = sorted(cursor.tail_ids)
             keys[key] = entry
         return orjson.dumps({"version": BOOK_VERSION, "cursors": keys})
@@ -130,14 +133,26 @@ class CursorBook:
         if not isinstance(doc, dict) or doc.get("version") != BOOK_VERSION:
             raise ValueError("not a cursor book of this release")
         book = cls()
-        for key, entry in doc["cursors"].items():
-            through = datetime.fromisoformat(entry["through"])
-            origin = datetime.fromisoformat(entry["origin"])
+        cursors = doc.get("cursors")
+        if not isinstance(cursors, dict):
+            raise ValueError("its cursors are not an object")
+        for key, entry in cursors.items():
+            if not isinstance(entry, dict):
+                raise ValueError(f"the cursor of {key} is not an object")
+            through, origin = _instant(entry["through"]), _instant(entry["origin"])
             tail_from = entry.get("tail_from")
             if tail_from is None:
                 book.cursors[key] = Cursor(through, origin)
             else:
                 ids = frozenset(str(i) for i in entry.get("tail_ids", ()))
-                tail = datetime.fromisoformat(tail_from)
-                book.cursors[key] = Cursor(through, origin, tail, ids)
+                book.cursors[key] = Cursor(through, origin, _instant(tail_from), ids)
         return book
+
+
+def _instant(text: object) -> datetime:
+    if not isinstance(text, str):
+        raise ValueError(f"{text!r} is not a time")
+    moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    if moment.tzinfo is None:
+        raise ValueError(f"{text!r} has no time zone")
+    return moment
