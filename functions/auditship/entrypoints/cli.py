@@ -2,13 +2,17 @@
 functions' code, run from a laptop.
 
     oci-audit-ship SOURCE... [--to stdout|logzio|oci-logging]
+    oci-audit-ship audit:[OCID] | datasafe:[OCID] [--since T] [--until T] [--to ...]
 
 SOURCE is a local file (gzip or plain) or oci://<namespace>/<bucket>/<object>; a trailing
-`/` means every object under that prefix. With --dead-letters the sources are dead-letter
-parts, and the records they hold are shipped again. Records go to stdout (default), Logz.io or an
-OCI Logging custom log. One JSON summary line goes to stderr. Exit codes: 0 everything
-delivered; 1 some records were dead-lettered; 2 something was not delivered (call again
-to resume); 3 bad usage or configuration.
+`/` means every object under that prefix. `audit:` and `datasafe:` are API sources: the
+OCI Audit API or Oracle Data Safe of the tenancy (or of a compartment's subtree),
+collected by `collector.Collector` with checkpoints in --state-dir (see
+entrypoints/collecting.py). With --dead-letters the sources are dead-letter parts, and the
+records they hold are shipped again. Records go to stdout (default), Logz.io or an OCI
+Logging custom log. One JSON summary line goes to stderr. Exit codes: 0 everything
+delivered; 1 some records were dead-lettered; 2 something was not delivered (call again to
+resume); 3 bad usage or configuration.
 """
 
 from __future__ import annotations
@@ -67,15 +71,15 @@ class _Parser(argparse.ArgumentParser):
 def build_parser() -> argparse.ArgumentParser:
     p = _Parser(
         prog="oci-audit-ship",
-        description="Ship OCI audit objects (Service Connector output) to stdout, Logz.io "
-        "or an OCI Logging custom log.",
+        description="Ship OCI audit objects (Service Connector output), or collect the OCI "
+        "Audit API or Oracle Data Safe, to stdout, Logz.io or an OCI Logging custom log.",
     )
     p.add_argument(
         "sources",
         nargs="+",
         metavar="SOURCE",
-        help="a file (- for standard input), or oci://ns/bucket/object (a trailing / for "
-        "every object under that prefix)",
+        help="a file (- for standard input), oci://ns/bucket/object (a trailing / for "
+        "every object under that prefix), or an API source: audit:[OCID], datasafe:[OCID]",
     )
     p.add_argument("--to", choices=("stdout", "logzio", "oci-logging"), default="stdout")
     p.add_argument("--logzio-url", help="listener URL (env LOGZIO_URL; default US, port 8071)")
@@ -93,8 +97,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--state-dir",
         default=default_state_dir(),
-        help="where progress of local files is kept, so a stopped run resumes (default "
-        "$XDG_STATE_HOME/oci-audit-ship)",
+        help="where progress of local files and the checkpoints of API sources are kept, so a "
+        "stopped run resumes (default $XDG_STATE_HOME/oci-audit-ship; oci://ns/bucket/prefix/ "
+        "for API sources keeps them in a bucket, as the collector functions do)",
     )
     p.add_argument(
         "--force",
