@@ -193,16 +193,20 @@ def test_the_overlap_drops_events_an_earlier_run_shipped(
 def test_a_subtree_source_collects_that_compartment_and_below(
     world: World, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    """The issue's second command: a subtree, a duration, to a custom log."""
     for compartment in ALL:
         world.add(REGIONS[0], compartment, DAY0 + timedelta(hours=1))
-    code, summary = world.collect(
-        capsys, "--since", DAY0.isoformat(), "--until", (DAY0 + timedelta(hours=2)).isoformat(),
-        "--regions", REGIONS[0], source=f"audit:{APP}",
-    )  # fmt: skip
+    with FakeLoggingIngestion(log_ids={LOG_ID}) as ingestion:
+        code, summary = world.collect(
+            capsys, "--since", "30d", "--regions", REGIONS[0], "--log-id", LOG_ID,
+            "--logging-endpoint", ingestion.url, source=f"audit:{APP}", to="oci-logging",
+        )  # fmt: skip
+        entries = ingestion.entries(LOG_ID)
     assert code == 0, summary
-    compartments = {r["data"]["compartmentId"] for r in world.listener.accepted}
+    compartments = {json.loads(e.data)["data"]["compartmentId"] for e in entries}
     assert compartments == {APP, APP_DEV, APP_DEV_DEEP}
     assert summary["regions"] == 1
+    assert summary["compartments"] == 3
 
 
 def test_a_region_not_subscribed_is_a_usage_error(
