@@ -1,7 +1,8 @@
 # Dynamic groups and policies. Every statement names one compartment by OCID, never the
-# tenancy, and every object grant is limited to the pipeline's bucket; the one exception is
-# the optional audit collector, which reads audit events, compartments and region
-# subscriptions of the whole tenancy (below). IAM is written in the home region (oci.home).
+# tenancy, and every object grant is limited to the pipeline's bucket; the exceptions are the
+# optional collectors: the audit collector reads audit events, compartments and region
+# subscriptions of the whole tenancy, the Data Safe collector Data Safe audit events and region
+# subscriptions (below). IAM is written in the home region (oci.home).
 
 # One dynamic group per function, matching that function's OCID only, so each function gets
 # only what it needs (the Logz.io shipper reads the secret; the Logging shipper writes logs).
@@ -40,6 +41,24 @@ locals {
       "Allow dynamic-group %s to use log-content in compartment id ${local.log_compartment}",
     ]
   }
+
+  # What a collector needs to fan a backfill out over detached invocations of itself; `%[1]s` is
+  # its dynamic group, `%[2]s` its own OCID.
+  collector_self_statement_formats = [
+    # GetFunction on itself only: the backfill fan-out learns its own invoke endpoint.
+    "Allow dynamic-group %[1]s to read fn-function in compartment id ${var.compartment_ocid} where target.function.id = '%[2]s'",
+    # InvokeFunction (detached) on itself only: one invocation per group of backfill chunks.
+    "Allow dynamic-group %[1]s to use fn-invocation in compartment id ${var.compartment_ocid} where target.function.id = '%[2]s'",
+  ]
+
+  # A collector's catch-up schedule; `%[1]s` is the schedule's OCID, `%[2]s` the function's.
+  collector_schedule_statement_formats = [
+    # The catch-up schedule's own principal, and no other schedule, may look up the collector
+    # (Resource Scheduler invokes a function by its OCID) ...
+    "Allow any-user to read fn-function in compartment id ${var.compartment_ocid} where all {request.principal.type = 'resourceschedule', request.principal.id = '%[1]s', target.function.id = '%[2]s'}",
+    # ... and invoke it, and no other function.
+    "Allow any-user to use fn-invocation in compartment id ${var.compartment_ocid} where all {request.principal.type = 'resourceschedule', request.principal.id = '%[1]s', target.function.id = '%[2]s'}",
+  ]
 
   shipper_sinks = { "logzio-shipper" = "logzio", "oci-logging-shipper" = "oci-logging" }
 
@@ -143,19 +162,13 @@ locals {
       "Allow dynamic-group ${local.collector_dg} to inspect compartments in ${local.collector_audit_scope}",
       # ListRegionSubscriptions (TENANCY_INSPECT): the regions to collect; tenancy-wide by nature.
       "Allow dynamic-group ${local.collector_dg} to inspect tenancies in tenancy",
-      # GetFunction on itself only: the backfill fan-out learns its own invoke endpoint.
-      "Allow dynamic-group ${local.collector_dg} to read fn-function in compartment id ${var.compartment_ocid} where target.function.id = '${local.collector_function_id}'",
-      # InvokeFunction (detached) on itself only: one invocation per group of backfill chunks.
-      "Allow dynamic-group ${local.collector_dg} to use fn-invocation in compartment id ${var.compartment_ocid} where target.function.id = '${local.collector_function_id}'",
     ],
+    # GetFunction and detached InvokeFunction on itself only (the backfill fan-out).
+    [for f in local.collector_self_statement_formats : format(f, local.collector_dg, local.collector_function_id)],
   ) : []
 
   collector_schedule_statements = local.collector_schedule_enabled ? [
-    # The catch-up schedule's own principal, and no other schedule, may look up the collector
-    # (Resource Scheduler invokes a function by its OCID) ...
-    "Allow any-user to read fn-function in compartment id ${var.compartment_ocid} where all {request.principal.type = 'resourceschedule', request.principal.id = '${oci_resource_scheduler_schedule.collector[0].id}', target.function.id = '${local.collector_function_id}'}",
-    # ... and invoke it, and no other function.
-    "Allow any-user to use fn-invocation in compartment id ${var.compartment_ocid} where all {request.principal.type = 'resourceschedule', request.principal.id = '${oci_resource_scheduler_schedule.collector[0].id}', target.function.id = '${local.collector_function_id}'}",
+    for f in local.collector_schedule_statement_formats : format(f, oci_resource_scheduler_schedule.collector[0].id, local.collector_function_id)
   ] : []
 }
 
@@ -179,5 +192,70 @@ resource "oci_identity_policy" "collector_schedule" {
   name           = "${var.name_prefix}-audit-collector-schedule"
   description    = "${var.name_prefix}: only the catch-up schedule may invoke audit-collector"
   statements     = local.collector_schedule_statements
+  freeform_tags  = var.freeform_tags
+}
+
+# ---------------------------------------------------------------------------------------
+# Data Safe collector (datasafe_collector_enabled; datasafe_collector.tf)
+# ---------------------------------------------------------------------------------------
+
+# Its own dynamic group, matching only the Data Safe collector function's OCID.
+resource "oci_identity_dynamic_group" "datasafe_collector" {
+  count    = var.datasafe_collector_enabled ? 1 : 0
+  provider = oci.home
+
+  compartment_id = var.tenancy_ocid
+  name           = "${var.name_prefix}-datasafe-collector"
+  description    = "The datasafe-collector function of ${var.name_prefix}"
+  matching_rule  = "ALL {resource.type = 'fnfunc', resource.id = '${oci_functions_function.datasafe_collector[0].id}'}"
+  freeform_tags  = var.freeform_tags
+}
+
+locals {
+  datasafe_collector_dg          = one(oci_identity_dynamic_group.datasafe_collector[*].name)
+  datasafe_collector_function_id = one(oci_functions_function.datasafe_collector[*].id)
+
+  datasafe_collector_statements = var.datasafe_collector_enabled ? concat(
+    # The bucket (state under <ledger>collectors/datasafe/, dead letters) and its sink, exactly
+    # as the shipper of that sink gets them.
+    [for f in concat(local.bucket_statement_formats, local.sink_statement_formats[local.datasafe_collector_sink]) : format(f, local.datasafe_collector_dg)],
+    [
+      # ListAuditEvents of Data Safe (resource type data-safe-audit-events), one call per
+      # region with compartmentIdInSubtree=true and accessLevel=ACCESSIBLE: the scope's whole
+      # subtree, so no compartment listing is needed.
+      "Allow dynamic-group ${local.datasafe_collector_dg} to read data-safe-audit-events in ${local.datasafe_collector_scope}",
+      # ListRegionSubscriptions (TENANCY_INSPECT): the regions to collect; tenancy-wide by nature.
+      "Allow dynamic-group ${local.datasafe_collector_dg} to inspect tenancies in tenancy",
+    ],
+    # GetFunction and detached InvokeFunction on itself only: a run of more than
+    # COLLECT_INLINE_WINDOWS (300) windows fans out over detached invocations of itself.
+    [for f in local.collector_self_statement_formats : format(f, local.datasafe_collector_dg, local.datasafe_collector_function_id)],
+  ) : []
+
+  datasafe_collector_schedule_statements = local.datasafe_collector_schedule_enabled ? [
+    for f in local.collector_schedule_statement_formats : format(f, oci_resource_scheduler_schedule.datasafe_collector[0].id, local.datasafe_collector_function_id)
+  ] : []
+}
+
+# Attached to the tenancy whatever policy_compartment_ocid says: it grants `in tenancy`.
+resource "oci_identity_policy" "datasafe_collector" {
+  count    = var.datasafe_collector_enabled ? 1 : 0
+  provider = oci.home
+
+  compartment_id = var.tenancy_ocid
+  name           = "${var.name_prefix}-datasafe-collector"
+  description    = "${var.name_prefix}: datasafe-collector reads Data Safe audit events and regions, its bucket state and sink, and invokes itself"
+  statements     = local.datasafe_collector_statements
+  freeform_tags  = var.freeform_tags
+}
+
+resource "oci_identity_policy" "datasafe_collector_schedule" {
+  count    = local.datasafe_collector_schedule_enabled ? 1 : 0
+  provider = oci.home
+
+  compartment_id = local.policy_compartment
+  name           = "${var.name_prefix}-datasafe-collector-schedule"
+  description    = "${var.name_prefix}: only the catch-up schedule may invoke datasafe-collector"
+  statements     = local.datasafe_collector_schedule_statements
   freeform_tags  = var.freeform_tags
 }

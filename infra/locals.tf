@@ -58,3 +58,28 @@ locals {
   }
   functions = { for name, spec in local.function_specs : name => spec if spec.enabled }
 }
+
+# Patterns the variables' validations share (Terraform 1.9+ lets a validation refer to locals).
+# A validation must still name its own variable, so each condition spells out how the pattern
+# is applied; only the rule itself lives here, once.
+locals {
+  # An OCIR image with a tag or a digest.
+  ocir_image_pattern = "^([a-z0-9-]+\\.ocir\\.io|ocir\\.[a-z0-9-]+\\.oci\\.oraclecloud\\.com)/[a-z0-9._/-]+(:[A-Za-z0-9._-]+|@sha256:[0-9a-f]{64})$"
+  # An OCI region identifier such as eu-frankfurt-1.
+  region_pattern = "^[a-z]{2,}(-[a-z]+)+-[0-9]+$"
+  # A compartment (or the tenancy, the root compartment) OCID.
+  compartment_ocid_pattern = "^ocid1\\.(compartment|tenancy)\\.oc[0-9]+\\.\\.[a-z0-9]+$"
+  # A Logz.io log type / record type: no spaces (functions/auditship/config.py _log_type).
+  log_type_pattern = "^[A-Za-z0-9_.-]{1,100}$"
+  # Memory sizes OCI Functions accepts.
+  function_memory_sizes = [128, 256, 512, 1024, 2048, 3072]
+  # Where a collector may ship (function config SINK).
+  collector_sinks = ["logzio", "oci-logging"]
+  # Durations as functions/auditship/config.py reads them: whole minutes, written with the
+  # units m, h, d, w (1h30m); a duration's minutes are the sum over its parts.
+  duration_pattern      = "^([0-9]+[mhdw])+$"
+  duration_part_pattern = "([0-9]+)([mhdw])"
+  duration_unit_minutes = { m = 1, h = 60, d = 1440, w = 10080 }
+  # Five space-separated UNIX cron fields (Resource Scheduler recurrence_type CRON).
+  cron_pattern = "^[0-9*,/-]+( [0-9A-Za-z*,/-]+){4}$"
+}

@@ -5,10 +5,10 @@ resource "oci_logging_log_group" "this" {
   freeform_tags  = var.freeform_tags
 }
 
-# Custom log the oci-logging-shipper function (and the audit collector, when it ships to
-# oci-logging) writes into with PutLogs (function config OCI_LOG_ID).
+# Custom log the oci-logging-shipper function (and a collector that ships to oci-logging)
+# writes into with PutLogs (function config OCI_LOG_ID).
 resource "oci_logging_log" "reingest" {
-  count = var.enable_logging_function || (var.audit_collector_enabled && local.collector_sink == "oci-logging") ? 1 : 0
+  count = var.enable_logging_function || contains(local.enabled_collector_sinks, "oci-logging") ? 1 : 0
 
   log_group_id       = oci_logging_log_group.this.id
   display_name       = "${var.name_prefix}-audit-reingest"

@@ -82,3 +82,23 @@ output "audit_collector_backfill_command" {
   description = "Example: backfill a stretch of time (edit since/until; RFC 3339, UTC) with the OCI CLI. null when the collector is off."
   value       = var.audit_collector_enabled ? "oci fn function invoke --function-id ${local.collector_function_id} --file - --body '{\"audit\":{\"since\":\"2026-06-01T00:00:00Z\",\"until\":\"2026-12-01T00:00:00Z\"}}'" : null
 }
+
+output "datasafe_collector_function_id" {
+  description = "OCID of the datasafe-collector function, or null when datasafe_collector_enabled is false."
+  value       = local.datasafe_collector_function_id
+}
+
+output "datasafe_collector_schedule_id" {
+  description = "OCID of the Resource Scheduler schedule that runs the Data Safe collector's catch-up, or null when there is none."
+  value       = one(oci_resource_scheduler_schedule.datasafe_collector[*].id)
+}
+
+output "datasafe_collector_state_dir" {
+  description = "STATE_DIR of the Data Safe collector (its own state is under <STATE_DIR>datasafe/), or null."
+  value       = var.datasafe_collector_enabled ? local.datasafe_collector_state_dir : null
+}
+
+output "datasafe_collector_backfill_command" {
+  description = "Example: backfill the last 7 days of Data Safe audit events (edit since, a duration or an RFC 3339 time; add until) with the OCI CLI. null when the collector is off."
+  value       = var.datasafe_collector_enabled ? "oci fn function invoke --function-id ${local.datasafe_collector_function_id} --file - --body '{\"datasafe\":{\"since\":\"7d\"}}'" : null
+}

@@ -36,8 +36,8 @@ resource "oci_objectstorage_object_lifecycle_policy" "audit" {
   }
 
   # Done-markers outlive the objects they mark (ledger_retention_days >= processed_retention_days).
-  # The audit collector's state lies under a ledger prefix but must outlive any pause of the
-  # collector: excluded here (exclusions take precedence), expired by its own rule below.
+  # The collectors' state lies under a ledger prefix but must outlive any pause of a collector:
+  # excluded here (exclusions take precedence), expired by its own rule below.
   rules {
     name        = "delete-ledger-markers"
     action      = "DELETE"
@@ -47,14 +47,15 @@ resource "oci_objectstorage_object_lifecycle_policy" "audit" {
     is_enabled  = true
     object_name_filter {
       inclusion_prefixes = distinct([var.logzio_ledger_prefix, var.logging_ledger_prefix])
-      exclusion_patterns = var.audit_collector_enabled ? ["${local.collector_state_prefix}*"] : null
+      exclusion_patterns = length(local.enabled_collector_state_prefixes) > 0 ? [for p in local.enabled_collector_state_prefixes : "${p}*"] : null
     }
   }
 
-  # Collector state (checkpoint, backfill progress), rewritten on every run: only the state of
-  # a collector stopped for audit_collector_state_retention_days goes. null = kept.
+  # Collector state (checkpoints, backfill progress) of every collector that is on, rewritten
+  # on every run: only the state of a collector stopped for audit_collector_state_retention_days
+  # goes. null = kept.
   dynamic "rules" {
-    for_each = var.audit_collector_enabled && var.audit_collector_state_retention_days != null ? [var.audit_collector_state_retention_days] : []
+    for_each = length(local.enabled_collector_state_prefixes) > 0 && var.audit_collector_state_retention_days != null ? [var.audit_collector_state_retention_days] : []
     content {
       name        = "delete-collector-state"
       action      = "DELETE"
@@ -63,7 +64,7 @@ resource "oci_objectstorage_object_lifecycle_policy" "audit" {
       time_unit   = "DAYS"
       is_enabled  = true
       object_name_filter {
-        inclusion_prefixes = [local.collector_state_prefix]
+        inclusion_prefixes = local.enabled_collector_state_prefixes
       }
     }
   }

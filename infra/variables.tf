@@ -264,7 +264,7 @@ variable "logzio_image" {
   default     = null
 
   validation {
-    condition     = !var.enable_logzio_function || can(regex("^([a-z0-9-]+\\.ocir\\.io|ocir\\.[a-z0-9-]+\\.oci\\.oraclecloud\\.com)/[a-z0-9._/-]+(:[A-Za-z0-9._-]+|@sha256:[0-9a-f]{64})$", var.logzio_image))
+    condition     = !var.enable_logzio_function || can(regex(local.ocir_image_pattern, var.logzio_image))
     error_message = "logzio_image must be an OCIR image reference with a tag or digest when enable_logzio_function is true."
   }
 }
@@ -275,7 +275,7 @@ variable "logging_image" {
   default     = null
 
   validation {
-    condition     = !var.enable_logging_function || can(regex("^([a-z0-9-]+\\.ocir\\.io|ocir\\.[a-z0-9-]+\\.oci\\.oraclecloud\\.com)/[a-z0-9._/-]+(:[A-Za-z0-9._-]+|@sha256:[0-9a-f]{64})$", var.logging_image))
+    condition     = !var.enable_logging_function || can(regex(local.ocir_image_pattern, var.logging_image))
     error_message = "logging_image must be an OCIR image reference with a tag or digest when enable_logging_function is true."
   }
 }
@@ -330,7 +330,7 @@ variable "logzio_type" {
   default     = "oci-audit"
 
   validation {
-    condition     = can(regex("^[A-Za-z0-9_.-]{1,100}$", var.logzio_type))
+    condition     = can(regex(local.log_type_pattern, var.logzio_type))
     error_message = "logzio_type must be 1-100 characters without spaces (letters, digits, '_', '.', '-')."
   }
 }
@@ -518,7 +518,7 @@ variable "audit_collector_image" {
   default     = null
 
   validation {
-    condition     = !var.audit_collector_enabled || can(regex("^([a-z0-9-]+\\.ocir\\.io|ocir\\.[a-z0-9-]+\\.oci\\.oraclecloud\\.com)/[a-z0-9._/-]+(:[A-Za-z0-9._-]+|@sha256:[0-9a-f]{64})$", var.audit_collector_image))
+    condition     = !var.audit_collector_enabled || can(regex(local.ocir_image_pattern, var.audit_collector_image))
     error_message = "audit_collector_image must be an OCIR image reference with a tag or digest when audit_collector_enabled is true."
   }
 }
@@ -529,7 +529,7 @@ variable "audit_collector_memory_mb" {
   default     = 512
 
   validation {
-    condition     = contains([128, 256, 512, 1024, 2048, 3072], var.audit_collector_memory_mb)
+    condition     = contains(local.function_memory_sizes, var.audit_collector_memory_mb)
     error_message = "audit_collector_memory_mb must be one of 128, 256, 512, 1024, 2048, 3072."
   }
 }
@@ -540,7 +540,7 @@ variable "audit_collector_sink" {
   default     = null
 
   validation {
-    condition     = contains(["logzio", "oci-logging"], coalesce(var.audit_collector_sink, "logzio"))
+    condition     = contains(local.collector_sinks, coalesce(var.audit_collector_sink, "logzio"))
     error_message = "audit_collector_sink must be \"logzio\", \"oci-logging\" or null."
   }
   validation {
@@ -568,7 +568,7 @@ variable "audit_collector_lag" {
 
   validation {
     # As functions/auditship/config.py reads it: whole minutes, at most a day.
-    condition     = can(regex("^([0-9]+[mhdw])+$", var.audit_collector_lag)) && try(sum([for m in regexall("([0-9]+)([mhdw])", var.audit_collector_lag) : tonumber(m[0]) * lookup({ m = 1, h = 60, d = 1440, w = 10080 }, m[1])]) <= 1440, false)
+    condition     = can(regex(local.duration_pattern, var.audit_collector_lag)) && try(sum([for m in regexall(local.duration_part_pattern, var.audit_collector_lag) : tonumber(m[0]) * local.duration_unit_minutes[m[1]]]) <= 1440, false)
     error_message = "audit_collector_lag must be whole minutes up to a day, written like 10m, 1h or 1h30m."
   }
 }
@@ -579,7 +579,7 @@ variable "audit_collector_overlap" {
   default     = "10m"
 
   validation {
-    condition     = can(regex("^([0-9]+[mhdw])+$", var.audit_collector_overlap)) && try(sum([for m in regexall("([0-9]+)([mhdw])", var.audit_collector_overlap) : tonumber(m[0]) * lookup({ m = 1, h = 60, d = 1440, w = 10080 }, m[1])]) <= 1440, false)
+    condition     = can(regex(local.duration_pattern, var.audit_collector_overlap)) && try(sum([for m in regexall(local.duration_part_pattern, var.audit_collector_overlap) : tonumber(m[0]) * local.duration_unit_minutes[m[1]]]) <= 1440, false)
     error_message = "audit_collector_overlap must be whole minutes up to a day, written like 10m or 1h."
   }
 }
@@ -590,7 +590,7 @@ variable "audit_collector_window" {
   default     = "1d"
 
   validation {
-    condition     = can(regex("^([0-9]+[mhdw])+$", var.audit_collector_window)) && try(sum([for m in regexall("([0-9]+)([mhdw])", var.audit_collector_window) : tonumber(m[0]) * lookup({ m = 1, h = 60, d = 1440, w = 10080 }, m[1])]) >= 1 && sum([for m in regexall("([0-9]+)([mhdw])", var.audit_collector_window) : tonumber(m[0]) * lookup({ m = 1, h = 60, d = 1440, w = 10080 }, m[1])]) <= 20160, false)
+    condition     = can(regex(local.duration_pattern, var.audit_collector_window)) && try(alltrue([for total in [sum([for m in regexall(local.duration_part_pattern, var.audit_collector_window) : tonumber(m[0]) * local.duration_unit_minutes[m[1]]])] : total >= 1 && total <= 20160]), false)
     error_message = "audit_collector_window must be whole minutes from 1m to 14d, written like 1d or 6h."
   }
 }
@@ -601,7 +601,7 @@ variable "audit_collector_regions" {
   default     = []
 
   validation {
-    condition     = alltrue([for r in var.audit_collector_regions : can(regex("^[a-z]{2,}(-[a-z]+)+-[0-9]+$", r))])
+    condition     = alltrue([for r in var.audit_collector_regions : can(regex(local.region_pattern, r))])
     error_message = "audit_collector_regions must be OCI region identifiers such as eu-frankfurt-1."
   }
 }
@@ -612,13 +612,13 @@ variable "audit_collector_compartment_ocid" {
   default     = null
 
   validation {
-    condition     = var.audit_collector_compartment_ocid == null || can(regex("^ocid1\\.(compartment|tenancy)\\.oc[0-9]+\\.\\.[a-z0-9]+$", var.audit_collector_compartment_ocid))
+    condition     = var.audit_collector_compartment_ocid == null || can(regex(local.compartment_ocid_pattern, var.audit_collector_compartment_ocid))
     error_message = "audit_collector_compartment_ocid must be a compartment or tenancy OCID, or null."
   }
 }
 
 variable "audit_collector_state_retention_days" {
-  description = "Days after its last rewrite that an object under the collector's state prefix (<ledger prefix>collectors/) is deleted. The checkpoint is rewritten on every run, so only state of a collector stopped this long goes; the Audit API keeps events at most 365 days. null = never."
+  description = "Days after its last rewrite that an object under a collector's state prefix (<ledger prefix>collectors/, shared by the audit and Data Safe collectors) is deleted. The checkpoints are rewritten on every run, so only state of a collector stopped this long goes; the Audit API keeps events at most 365 days. null = never."
   type        = number
   default     = 400
 
@@ -640,7 +640,162 @@ variable "audit_collector_schedule_cron" {
   default     = "*/15 * * * *"
 
   validation {
-    condition     = can(regex("^[0-9*,/-]+( [0-9A-Za-z*,/-]+){4}$", var.audit_collector_schedule_cron))
+    condition     = can(regex(local.cron_pattern, var.audit_collector_schedule_cron))
     error_message = "audit_collector_schedule_cron must be five space-separated cron fields, e.g. */15 * * * *."
+  }
+}
+
+# ---------------------------------------------------------------------------------------
+# Data Safe collector (Oracle Data Safe audit events: catch-up and backfill)
+# ---------------------------------------------------------------------------------------
+# The same rules as the audit collector's variables (the shared patterns are in locals.tf).
+
+variable "datasafe_collector_enabled" {
+  description = "Deploy the datasafe-collector function (reads Oracle Data Safe audit events, ListAuditEvents, in every subscribed region), its dynamic group, its policy and its schedule. Off by default: it needs its own image, and it adds tenancy-wide read of Data Safe audit events."
+  type        = bool
+  default     = false
+}
+
+variable "datasafe_collector_image" {
+  description = "OCIR image of datasafe-collector, pushed before apply (required when datasafe_collector_enabled is true)."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = !var.datasafe_collector_enabled || can(regex(local.ocir_image_pattern, var.datasafe_collector_image))
+    error_message = "datasafe_collector_image must be an OCIR image reference with a tag or digest when datasafe_collector_enabled is true."
+  }
+}
+
+variable "datasafe_collector_memory_mb" {
+  description = "Memory of the datasafe-collector function in MB (its timeout is always 300 s)."
+  type        = number
+  default     = 512
+
+  validation {
+    condition     = contains(local.function_memory_sizes, var.datasafe_collector_memory_mb)
+    error_message = "datasafe_collector_memory_mb must be one of 128, 256, 512, 1024, 2048, 3072."
+  }
+}
+
+variable "datasafe_collector_sink" {
+  description = "Where the Data Safe collector ships (function config SINK): \"logzio\" or \"oci-logging\", with the same settings as that sink's shipper function (but its own type, datasafe_collector_type). null = logzio when enable_logzio_function is true, else oci-logging."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = contains(local.collector_sinks, coalesce(var.datasafe_collector_sink, "logzio"))
+    error_message = "datasafe_collector_sink must be \"logzio\", \"oci-logging\" or null."
+  }
+  validation {
+    # The Logz.io shipper's own checks only demand the token secret when that shipper is on.
+    condition     = !(var.datasafe_collector_enabled && var.datasafe_collector_sink == "logzio" && !var.enable_logzio_function && var.logzio_token_secret_ocid == null && !var.create_logzio_secret)
+    error_message = "The Data Safe collector ships to Logz.io: set logzio_token_secret_ocid (or create_logzio_secret = true)."
+  }
+}
+
+variable "datasafe_collector_concurrency" {
+  description = "Data Safe API requests the collector runs at once (function config COLLECT_CONCURRENCY)."
+  type        = number
+  default     = 8
+
+  validation {
+    condition     = var.datasafe_collector_concurrency >= 1 && var.datasafe_collector_concurrency <= 64 && floor(var.datasafe_collector_concurrency) == var.datasafe_collector_concurrency
+    error_message = "datasafe_collector_concurrency must be a whole number from 1 to 64."
+  }
+}
+
+variable "datasafe_collector_lag" {
+  description = "How far behind now a catch-up run stops (COLLECT_LAG); windows are on the time Data Safe collected an event (timeCollected), and the overlap re-reads the tail."
+  type        = string
+  default     = "10m"
+
+  validation {
+    # As functions/auditship/config.py reads it: whole minutes, at most a day.
+    condition     = can(regex(local.duration_pattern, var.datasafe_collector_lag)) && try(sum([for m in regexall(local.duration_part_pattern, var.datasafe_collector_lag) : tonumber(m[0]) * local.duration_unit_minutes[m[1]]]) <= 1440, false)
+    error_message = "datasafe_collector_lag must be whole minutes up to a day, written like 10m, 1h or 1h30m."
+  }
+}
+
+variable "datasafe_collector_overlap" {
+  description = "How much of the previous window a catch-up run reads again (COLLECT_OVERLAP), for events that appear late."
+  type        = string
+  default     = "10m"
+
+  validation {
+    condition     = can(regex(local.duration_pattern, var.datasafe_collector_overlap)) && try(sum([for m in regexall(local.duration_part_pattern, var.datasafe_collector_overlap) : tonumber(m[0]) * local.duration_unit_minutes[m[1]]]) <= 1440, false)
+    error_message = "datasafe_collector_overlap must be whole minutes up to a day, written like 10m or 1h."
+  }
+}
+
+variable "datasafe_collector_window" {
+  description = "Length of one window (chunk) of collection time the Data Safe collector reads and checkpoints at a time (COLLECT_WINDOW), 1m to 14d."
+  type        = string
+  default     = "1d"
+
+  validation {
+    condition     = can(regex(local.duration_pattern, var.datasafe_collector_window)) && try(alltrue([for total in [sum([for m in regexall(local.duration_part_pattern, var.datasafe_collector_window) : tonumber(m[0]) * local.duration_unit_minutes[m[1]]])] : total >= 1 && total <= 20160]), false)
+    error_message = "datasafe_collector_window must be whole minutes from 1m to 14d, written like 1d or 6h."
+  }
+}
+
+variable "datasafe_collector_regions" {
+  description = "Regions the Data Safe collector reads (COLLECT_REGIONS, comma-joined). [] = every region the tenancy subscribes to (READY)."
+  type        = list(string)
+  default     = []
+
+  validation {
+    condition     = alltrue([for r in var.datasafe_collector_regions : can(regex(local.region_pattern, r))])
+    error_message = "datasafe_collector_regions must be OCI region identifiers such as eu-frankfurt-1."
+  }
+}
+
+variable "datasafe_collector_compartment_ocid" {
+  description = "Compartment (with its subtree) whose Data Safe audit events the collector reads (COLLECT_COMPARTMENT_OCID). null = the whole tenancy. It also narrows the collector's data-safe-audit-events grant to that compartment."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.datasafe_collector_compartment_ocid == null || can(regex(local.compartment_ocid_pattern, var.datasafe_collector_compartment_ocid))
+    error_message = "datasafe_collector_compartment_ocid must be a compartment or tenancy OCID, or null."
+  }
+}
+
+variable "datasafe_collector_type" {
+  description = "The `type` of Data Safe records (function config DATASAFE_TYPE), which is also their Logz.io log type: the Logz.io shipper's logzio_type is not passed to this collector."
+  type        = string
+  default     = "oci-datasafe"
+
+  validation {
+    condition     = can(regex(local.log_type_pattern, var.datasafe_collector_type))
+    error_message = "datasafe_collector_type must be 1-100 characters without spaces (letters, digits, '_', '.', '-')."
+  }
+}
+
+variable "datasafe_collector_redact" {
+  description = "What of a Data Safe event is replaced by \"[REDACTED]\" before it ships (DATASAFE_REDACT): \"none\", \"binds\" (bind values, commandParam) or \"sql\" (commandParam and the SQL text, commandText)."
+  type        = string
+  default     = "none"
+
+  validation {
+    condition     = contains(["none", "binds", "sql"], var.datasafe_collector_redact)
+    error_message = "datasafe_collector_redact must be \"none\", \"binds\" or \"sql\"."
+  }
+}
+
+variable "datasafe_collector_schedule_enabled" {
+  description = "Create the Resource Scheduler schedule that runs the Data Safe collector's catch-up (body {}) and the policy letting that schedule invoke it. false = run it only by hand."
+  type        = bool
+  default     = true
+}
+
+variable "datasafe_collector_schedule_cron" {
+  description = "When the Data Safe catch-up runs: a five-field UNIX cron expression (Resource Scheduler recurrence_type CRON), in UTC. Default: every 10 minutes."
+  type        = string
+  default     = "*/10 * * * *"
+
+  validation {
+    condition     = can(regex(local.cron_pattern, var.datasafe_collector_schedule_cron))
+    error_message = "datasafe_collector_schedule_cron must be five space-separated cron fields, e.g. */10 * * * *."
   }
 }

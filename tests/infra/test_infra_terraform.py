@@ -178,13 +178,17 @@ def test_every_iam_statement_has_a_comment_saying_why() -> None:
     assert statements >= 8
 
 
-# The only grants wider than one compartment: the audit collector's reads of what the Audit API
-# needs to be walked (audit events and compartments: tenancy, or the compartment it is narrowed
-# to; region subscriptions: tenancy by nature).
+# The only grants wider than one compartment: the collectors' reads of what their APIs need to
+# be walked. The audit collector: audit events and compartments (tenancy, or the compartment it
+# is narrowed to). The Data Safe collector: Data Safe audit events (likewise; one subtree query
+# per region, so no compartment listing). Both: region subscriptions (tenancy by nature).
 COLLECTOR_SCOPED = re.compile(
     r"^Allow dynamic-group \$\{local\.collector_dg\} to "
     r"(read audit-events|inspect compartments) in \$\{local\.collector_audit_scope\}$"
     r"|^Allow dynamic-group \$\{local\.collector_dg\} to inspect tenancies in tenancy$"
+    r"|^Allow dynamic-group \$\{local\.datasafe_collector_dg\} to "
+    r"read data-safe-audit-events in \$\{local\.datasafe_collector_scope\}$"
+    r"|^Allow dynamic-group \$\{local\.datasafe_collector_dg\} to inspect tenancies in tenancy$"
 )
 
 
@@ -192,7 +196,8 @@ def test_no_broad_iam_wording() -> None:
     text = "\n".join(p.read_text(encoding="utf-8") for p in INFRA.glob("*.tf"))
     statements = re.findall(r'^\s*"(Allow [^"]*)"', text, re.M)
     scoped = [s for s in statements if COLLECTOR_SCOPED.match(s)]
-    assert len(scoped) == 3, scoped
+    assert len(scoped) == 5, scoped
+    assert len(set(scoped)) == 5, scoped  # each exactly once
     for s in statements:
         assert "all-resources" not in s, s
         if s in scoped:
@@ -204,16 +209,27 @@ def test_no_broad_iam_wording() -> None:
                 "request.principal.type = 'serviceconnector'" in s
                 or "request.principal.type = 'resourceschedule', request.principal.id = '" in s
             ), s
-    # the collector may invoke and look up itself only
+    # a collector may invoke and look up itself only
     for s in statements:
         if " fn-invocation " in s or " fn-function " in s:
             assert s.startswith("Allow service cloudEvents") or "target.function.id = '" in s, s
-    # ... and its scope is the tenancy or the one compartment it is narrowed to
+    # ... and a collector's scope is the tenancy or the one compartment it is narrowed to
+    flat = " ".join(text.split())
     assert (
-        "collector_audit_scope = startswith(coalesce(var.audit_collector_compartment_ocid, "
-        '"ocid1.tenancy."), "ocid1.tenancy.") ? "tenancy" : '
-        '"compartment id ${var.audit_collector_compartment_ocid}"'
-    ) in " ".join(text.split())
+        "collector_scopes = { for source, c in local.collectors : source => "
+        'startswith(coalesce(c.compartment, "ocid1.tenancy."), "ocid1.tenancy.") ? "tenancy" : '
+        '"compartment id ${c.compartment}" }'
+    ) in flat
+    assert 'collector_audit_scope = local.collector_scopes["audit"]' in flat
+    assert 'datasafe_collector_scope = local.collector_scopes["datasafe"]' in flat
+    assert "compartment = var.audit_collector_compartment_ocid" in flat
+    assert "compartment = var.datasafe_collector_compartment_ocid" in flat
+    # the Data Safe collector has no compartment listing and no family-wide grant
+    datasafe = [s for s in statements if "datasafe_collector_dg" in s]
+    assert datasafe, "the Data Safe collector's statements were not found"
+    for s in datasafe:
+        for word in (" compartments ", "-family ", " audit-events "):
+            assert word not in s, s
 
 
 def test_checkov_skips_are_justified() -> None:
@@ -293,7 +309,7 @@ def test_terraform_test_suite_passes(run_tf: RunTf, infra_copy: Path) -> None:
     assert res.returncode == 0, res.output
     m = re.search(r"Success! (\d+) passed, 0 failed", res.output)
     assert m is not None, res.output
-    assert int(m.group(1)) >= 46, res.output
+    assert int(m.group(1)) >= 65, res.output
 
 
 @pytest.mark.slow
@@ -376,6 +392,20 @@ MUTATIONS = [
         'Inappropriate value for attribute "value": list of string required',
         id="schedule-body-not-a-list",
     ),
+    pytest.param(
+        "datasafe_collector.tf",
+        '  recurrence_type    = "CRON"\n',
+        "",
+        'The argument "recurrence_type" is required',
+        id="missing-required-datasafe-schedule-recurrence",
+    ),
+    pytest.param(
+        "datasafe_collector.tf",
+        "  memory_in_mbs  = var.datasafe_collector_memory_mb\n",
+        "  memory_in_mb   = var.datasafe_collector_memory_mb\n",
+        'An argument named "memory_in_mb" is not expected here',
+        id="misspelled-datasafe-function-argument",
+    ),
 ]
 
 
@@ -446,8 +476,8 @@ def test_terraform_test_catches_broken_collector(
     storage = work / "storage.tf"
     text = storage.read_text(encoding="utf-8")
     old = (
-        "      exclusion_patterns = var.audit_collector_enabled"
-        ' ? ["${local.collector_state_prefix}*"] : null\n'
+        "      exclusion_patterns = length(local.enabled_collector_state_prefixes) > 0"
+        ' ? [for p in local.enabled_collector_state_prefixes : "${p}*"] : null\n'
     )
     assert text.count(old) == 1
     storage.write_text(text.replace(old, ""), encoding="utf-8")
@@ -457,6 +487,56 @@ def test_terraform_test_catches_broken_collector(
     assert res.returncode != 0
     assert "must match only the collector function" in res.output
     assert "must exclude the collector's state prefix" in res.output
+
+
+def _mutate(path: Path, old: str, new: str) -> None:
+    text = path.read_text(encoding="utf-8")
+    assert text.count(old) == 1, f"mutation anchor not found once in {path.name}: {old!r}"
+    path.write_text(text.replace(old, new), encoding="utf-8")
+
+
+@pytest.mark.slow
+def test_terraform_test_catches_broken_datasafe_collector(
+    run_tf: RunTf, copy_infra: Callable[..., Path]
+) -> None:
+    # GIVEN valid HCL whose Data Safe collector is miswired the ways a copy of the audit
+    # collector goes wrong: its dynamic group matches every function of the compartment, the
+    # state exclusion only knows the audit collector, its read is the whole Data Safe family,
+    # and its schedule ignores the switch
+    work = copy_infra("datasafe-miswired")
+    _mutate(
+        work / "iam.tf",
+        "resource.id = '${oci_functions_function.datasafe_collector[0].id}'",
+        "resource.compartment.id = '${var.compartment_ocid}'",
+    )
+    _mutate(
+        work / "collector.tf",
+        "enabled_collector_state_prefixes = distinct([for c in values(local.collectors) :",
+        "enabled_collector_state_prefixes = distinct([for c in [local.collectors.audit] :",
+    )
+    _mutate(
+        work / "iam.tf",
+        "to read data-safe-audit-events in ${local.datasafe_collector_scope}",
+        "to read data-safe-family in ${local.datasafe_collector_scope}",
+    )
+    _mutate(
+        work / "datasafe_collector.tf",
+        "datasafe_collector_schedule_enabled = var.datasafe_collector_enabled"
+        " && var.datasafe_collector_schedule_enabled",
+        "datasafe_collector_schedule_enabled = var.datasafe_collector_enabled",
+    )
+    assert run_tf(work, "validate", "-no-color").returncode == 0
+    # WHEN the Data Safe collector's terraform tests run THEN each mistake is caught
+    res = run_tf(work, "test", "-no-color", "-filter=tests/datasafe_collector.tftest.hcl")
+    assert res.returncode != 0
+    output = " ".join(res.output.split())  # terraform wraps long messages
+    for message in (
+        "must match only the datasafe-collector function",
+        "must exclude the Data Safe collector's state prefix",
+        "must read data-safe-audit-events in the whole tenancy",
+        "no Data Safe schedule and no schedule policy when the schedule is off",
+    ):
+        assert message in output, (message, res.output)
 
 
 # ---------------------------------------------------------------------------------------
