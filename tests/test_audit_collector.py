@@ -347,6 +347,68 @@ def test_a_run_killed_with_sigkill_resumes_and_loses_nothing(
     assert code == 0, summary
     shipped = world.shipped_ids()
     assert set(shipped) == set(ids)  # nothing lost
-    assert summary["windows"]["done_earlier"] > 0  # resumed, not started over
+    # resumed, not started over: windows done before the kill are not asked again
+    assert summary["shipped"] < len(ids)
     resent = sum(shipped.values()) - len(ids)
     assert resent < before, (resent, before)  # only what was unconfirmed came again
+
+
+# -- found in review ---------------------------------------------------------------------------
+
+MIDNIGHT = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0) - timedelta(days=1)
+
+
+def _catch_up_after(world: World, capsys: Any, end: datetime) -> dict[str, Any]:
+    """Run 1 to `end`, then an event processed in its last ten minutes shows up late, then
+    a catch-up 15 minutes later: the late event must arrive (once)."""
+    code, summary = world.collect(
+        capsys, "--since", (end - timedelta(hours=3)).isoformat(), "--until", end.isoformat(),
+        "--regions", REGIONS[0], source=f"audit:{APP}",
+    )  # fmt: skip
+    assert code == 0, summary
+    late = world.add(REGIONS[0], APP, end - timedelta(minutes=4))
+    code, summary = world.collect(
+        capsys, "--until", (end + timedelta(minutes=15)).isoformat(), "--regions", REGIONS[0],
+        source=f"audit:{APP}",
+    )  # fmt: skip
+    assert code == 0, summary
+    assert world.shipped_ids()[late["eventId"]] == 1, summary
+    return summary
+
+
+def test_the_overlap_is_asked_again_when_the_last_run_ended_on_the_grid(
+    world: World, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The re-asked tail had the name of the earlier run's tail, whose done marker exists."""
+    world.add(REGIONS[0], APP, MIDNIGHT - timedelta(hours=1))
+    _catch_up_after(world, capsys, MIDNIGHT)
+
+
+def test_a_grid_line_inside_the_tail_does_not_shrink_the_overlap(
+    world: World, capsys: pytest.CaptureFixture[str]
+) -> None:
+    summary = _catch_up_after(world, capsys, MIDNIGHT + timedelta(minutes=5))
+    assert summary["duplicates"] == 0
+
+
+def test_windows_done_past_a_failed_one_are_not_asked_again_with_other_bounds(
+    world: World, capsys: pytest.CaptureFixture[str]
+) -> None:
+    ids = [
+        world.add(REGIONS[0], APP_DEV_DEEP, MIDNIGHT + delta)["eventId"]
+        for delta in (timedelta(hours=-1), timedelta(hours=1), timedelta(hours=2, minutes=55))
+    ]
+    world.audit.script([500, 500])  # the oldest window, both attempts
+    source = f"audit:{APP_DEV_DEEP}"
+    code, _ = world.collect(
+        capsys, "--since", (MIDNIGHT - timedelta(hours=2)).isoformat(),
+        "--until", (MIDNIGHT + timedelta(hours=3)).isoformat(), "--regions", REGIONS[0],
+        "--concurrency", "1", "--retries", "2", source=source,
+    )  # fmt: skip
+    assert code == 2
+    code, summary = world.collect(
+        capsys, "--until", (MIDNIGHT + timedelta(hours=4)).isoformat(), "--regions", REGIONS[0],
+        source=source,
+    )  # fmt: skip
+    assert code == 0, summary
+    assert world.shipped_ids() == Counter(ids)

@@ -85,14 +85,19 @@ def test_windows_cover_the_minute_aligned_range_without_gaps_on_the_grid(
     assert spans[-1].end == last
     for a, b in itertools.pairwise(spans):
         assert a.end == b.start
-    # AND every span is a non-empty stretch of whole minutes, at most a window long
+    # AND every span is a non-empty stretch of whole minutes, at most a window long (the
+    # tail: at most the overlap)
+    tail = last - overlap_minutes(overlap)
+    inside = first < tail < last
     for span in spans:
         assert aligned(span.start)
         assert aligned(span.end)
-        assert span.start < span.end <= span.start + window
-    # AND the cuts inside are the grid points, plus the tail cut when it lies inside
-    tail = last - overlap_minutes(overlap)
-    expected = grid_points(first, last, window) | ({tail} if first < tail < last else set())
+        longest = overlap_minutes(overlap) if inside and span.start == tail else window
+        assert span.start < span.end <= span.start + longest
+    # AND the cuts inside are the grid points before the tail, plus the tail cut when it
+    # lies inside: the grid never cuts the tail (its ids are the next run's dedup set)
+    stop = tail if inside else last
+    expected = grid_points(first, stop, window) | ({tail} if inside else set())
     assert {span.start for span in spans[1:]} == expected
 
 
@@ -119,16 +124,19 @@ def test_a_later_run_from_a_grid_point_plans_the_same_interior_windows(
     # GIVEN a later run from one of the grid points, to the same end or a later one
     resume = data.draw(st.sampled_from(points))
     later_end = end + data.draw(st.timedeltas(timedelta(0), 5 * window))
-    later = plan_windows(resume, later_end, window, data.draw(overlaps))
+    later_overlap = data.draw(overlaps)
+    later = plan_windows(resume, later_end, window, later_overlap)
     later_last = later[-1].end
     later_cuts = {s.start for s in later} | {later_last}
-    # THEN every whole grid window of the earlier plan that the later range holds, and that
-    # the later tail does not cut, is one of the later windows
+    later_tail = later_last - overlap_minutes(later_overlap)
+    # THEN every whole grid window of the earlier plan that the later range holds before its
+    # tail (the tail is one window, whatever grid lines it spans), and that the tail cut does
+    # not cut, is one of the later windows
     for span in earlier:
         on_grid = (span.start - EPOCH) % window == timedelta(0)
         if not on_grid or span.end - span.start != window:
             continue
-        if span.start < resume or span.end > later_last:
+        if span.start < resume or span.end > min(later_last, max(later_tail, resume)):
             continue
         cut_inside = any(span.start < c < span.end for c in later_cuts)
         assert cut_inside or span in later

@@ -19,13 +19,14 @@ the cursor does not pass it, and the run is incomplete (exit 2; run again to res
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import threading
 import time
 from collections import defaultdict
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -33,6 +34,7 @@ from auditship.deadline import Deadline
 from auditship.delivery.deadletter import DeadLetterStore
 from auditship.errors import AuditShipError, ConfigError
 from auditship.model import Summary
+from auditship.objectstore import SMALL_OBJECT_SECONDS
 from auditship.pipeline import ShipOptions
 from auditship.shipping import UnitWork, ship_unit
 from auditship.sinks.base import Sink
@@ -40,15 +42,39 @@ from auditship.sources.api_records import ApiSource, ResumeGuard, UnitRecords
 from auditship.sources.records import RecordWindows
 from auditship.sources.tenancy import Scope
 from auditship.sources.throttle import Throttle
-from auditship.sources.windows import Unit, floor_minute, rfc3339, units_for
+from auditship.sources.windows import (
+    Unit,
+    floor_minute,
+    parse_unit_name,
+    rfc3339,
+    stamp,
+    subtract,
+    units_for,
+)
 from auditship.state.cursor_store import BookStore, StateLocation, book_ref
-from auditship.state.cursors import Cursor, CursorBook, DoneSpan, advance, backfilled
-from auditship.state.ledger import LEASE_SECONDS, Ledger, Progress
+from auditship.state.cursors import (
+    Cursor,
+    CursorBook,
+    DoneSpan,
+    advance,
+    backfilled,
+)
+from auditship.state.cursors import exact as _exact
+from auditship.state.ledger import LEASE_SECONDS, LeaseLostError, Ledger, Progress
 from auditship.transforms.normalize import Normalizer
 
 log = logging.getLogger(__name__)
 
 BOOK_SAVE_SECONDS = 30.0  # the cursor book is saved this often while windows finish
+
+
+def _tag(shipped: set[str]) -> str:
+    """Names a dedup set (empty included): windows asked again with it are other units
+    than the done windows of the same bounds."""
+    digest = hashlib.blake2b(digest_size=8)
+    for ident in sorted(shipped):
+        digest.update(ident.encode() + b"\n")
+    return digest.hexdigest()
 
 
 class CollectorBusyError(AuditShipError):
@@ -75,10 +101,11 @@ class Plan:
     done: dict[str, list[DoneSpan]] = field(default_factory=lambda: defaultdict(list))
     backfills: dict[str, datetime] = field(default_factory=dict)  # keys asked before origin
     until: datetime | None = None
+    skipped: int = 0  # windows in the asked ranges that were done already
 
     @property
     def done_count(self) -> int:
-        return sum(len(spans) for spans in self.done.values())
+        return self.skipped
 
 
 @dataclass
@@ -169,6 +196,7 @@ class Collector:
         self._progress = progress
         self._stop = threading.Event()
         self._holds_cursors = False  # True inside `with collector:` (the source's lease)
+        self._lease_lost = threading.Event()
         self._book = CursorBook()
         self._book_ref = book_ref(state, source.name)
 
@@ -186,6 +214,7 @@ class Collector:
                 f"{self._state} lasts until {until} and is renewed while it runs); try later"
             )
         self._holds_cursors = True
+        self._lease_lost.clear()
         self._renewer = threading.Thread(target=self._renew, name="auditship-book", daemon=True)
         self._renewer.start()
         try:
@@ -196,6 +225,9 @@ class Collector:
                 f"the cursors of the {self._source.name} source in {self._state} are not "
                 f"readable ({exc}); move the file away to start over with --since"
             ) from None
+        except BaseException:  # unreadable for now (Object Storage down): free the lease
+            self._release()
+            raise
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -205,6 +237,10 @@ class Collector:
         while not self._stop.wait(LEASE_SECONDS / 4):
             try:
                 self._ledger.renew(self._book_ref, LEASE_SECONDS)
+            except LeaseLostError as exc:  # taken over (--force): its cursors, not ours
+                log.error("%s; this run no longer writes the cursors", exc)
+                self._lease_lost.set()
+                return
             except AuditShipError as exc:
                 log.warning("%s: lease not renewed (%s)", self._book_ref, exc)
 
@@ -215,6 +251,11 @@ class Collector:
     def _release(self) -> None:
         self._holds_cursors = False
         self._stop.set()
+        renewer = getattr(self, "_renewer", None)
+        if renewer is not None and renewer.is_alive():
+            renewer.join(timeout=4 * SMALL_OBJECT_SECONDS)  # a renewal in progress ends first
+        if self._lease_lost.is_set():
+            return
         try:
             self._ledger.release(self._book_ref)
         except AuditShipError as exc:  # it expires by itself
@@ -234,27 +275,92 @@ class Collector:
                 'first run needs a start (--since 30d, or "since" in the function\'s payload)'
             )
         for key in scope.keys:
-            ranges = self._ranges(plan, key, since, end, floor)
-            region, compartment = key.split("/", 1)
-            units = [
-                unit
-                for first, last in ranges
-                for unit in units_for(
-                    self._source.name, region, compartment, first, last,
-                    collect.window, collect.overlap,
-                )
-            ]  # fmt: skip
-            if not units:
-                continue
-            done = self._ledger.done_versions(self._state.ref(""), f"{self._source.name}/{key}/")
-            for unit in units:
-                if (unit.name, unit.version) in done and not self._options.force:
-                    plan.done[key].append(DoneSpan(*unit.covers, self._done_ids(unit)))
-                else:
-                    plan.units.append(unit)
+            self._plan_key(plan, key, since, end, floor)
         plan.units.sort(key=lambda u: (u.start, u.key))
         self._save_book(plan, [])  # keys new to the book are kept from now on
         return plan
+
+    def _plan_key(
+        self, plan: Plan, key: str, since: datetime | None, end: datetime, floor: Cursor | None
+    ) -> None:
+        """One key's windows: its ranges (`_ranges`) less the windows already done. Short
+        done windows (tails, whose ids are kept) are asked again instead, and their ids
+        dropped: what became visible there late is collected, nothing is sent twice."""
+        collect, book = self._collect, self._book
+        done = [] if self._options.force else self._listed(key, since, floor)
+        ranges = self._ranges(plan, key, since, end, floor)
+        cursor = book.cursors.get(key)
+
+        def overlaps(low: datetime, high: datetime) -> bool:
+            return any(low < last and first < high for first, last in ranges)
+
+        relevant = [span for span in done if overlaps(span.start, span.end)]
+        tails = [span for span in relevant if span.ids is not None]
+        shipped = set(plan.shipped.get(key, frozenset()))
+        for tail in tails:
+            shipped |= tail.ids or frozenset()
+        plan.shipped[key] = frozenset(shipped)
+        plan.done[key].extend(relevant)
+        whole = [(span.start, span.end) for span in relevant if span.ids is None]
+        plan.skipped += len(whole)
+        asked_again = [(t.start, t.end) for t in tails]
+        if cursor is not None and cursor.tail_from is not None:
+            asked_again.append((cursor.tail_from, cursor.through))
+        tag = _tag(shipped)
+        region, compartment = key.split("/", 1)
+        for first, last in subtract(ranges, whole):
+            for unit in units_for(
+                self._source.name, region, compartment, first, last,
+                collect.window, collect.overlap,
+            ):  # fmt: skip
+                if any(a < unit.end and unit.start < b for a, b in asked_again):
+                    unit = replace(unit, reask=tag)  # not the done window of the same bounds
+                plan.units.append(unit)
+
+    def _listed(self, key: str, since: datetime | None, floor: Cursor | None) -> list[DoneSpan]:
+        """The done windows of `key` from where this run may ask on, in one listing that
+        starts there (names sort by time), not from the key's first window; and first, the
+        key's cursor walked over the done windows that continue it (windows an earlier run
+        finished past a failed one, or a fan-out's parts finished)."""
+        cursor = self._book.cursors.get(key) or floor
+        window = max(self._collect.window, self._collect.overlap)
+        earliest = [since] if since is not None else []
+        if cursor is not None:
+            earliest += [cursor.resume_at, cursor.through - window]
+        if not earliest:
+            return []
+        under = f"{self._source.name}/{key}/"
+        listed = self._ledger.done_versions(
+            self._state.ref(""), under, start=stamp(floor_minute(min(earliest)) - window)
+        )
+        spans = [span for name, version in sorted(listed) if (span := self._span(name, version))]
+        current = self._book.cursors.get(key)
+        if current is not None:
+            moved = advance(current.through, current, spans)
+            if moved is not None and moved != current:
+                log.info("%s: done windows continue the cursor to %s", key, rfc3339(moved.through))
+                self._book.cursors[key] = moved
+        return spans
+
+    def _span(self, name: str, version: str) -> DoneSpan | None:
+        """What a listed done window covers (its name, or its marker for windows with
+        edges), with its ids when it is short."""
+        parsed = parse_unit_name(name.split("/", 1)[1]) if "/" in name else None
+        if parsed is None:
+            return None
+        start, end = parsed[2], parsed[3]
+        short = end - start <= self._collect.overlap
+        if version == "all" and not short:
+            return DoneSpan(start, end)
+        info = self._ledger.done_info(self._state.ref(name, version)) or {}
+        covers = info.get("covers")
+        if version != "all":
+            if not (isinstance(covers, list) and len(covers) == 2):
+                return None  # written before markers said what they cover: not walked over
+            start, end = (datetime.fromisoformat(c.replace("Z", "+00:00")) for c in covers)
+        ids = info.get("ids")
+        kept = frozenset(str(i) for i in ids) if short and isinstance(ids, list) else None
+        return DoneSpan(start, end, kept)
 
     def _ranges(
         self, plan: Plan, key: str, since: datetime | None, end: datetime, floor: Cursor | None
@@ -384,10 +490,11 @@ class Collector:
             made.append(records)
             windows = RecordWindows(records, ref, self._normalizer, self._sink)
 
-            def ids() -> dict[str, Any]:
-                return {} if records.ids is None else {"ids": sorted(records.ids)}
+            def extra() -> dict[str, Any]:
+                covers = {"covers": [_exact(moment) for moment in unit.covers]}
+                return covers if records.ids is None else covers | {"ids": sorted(records.ids)}
 
-            return UnitWork(windows, stamp=guard.stamp, done_extra=ids)
+            return UnitWork(windows, stamp=guard.stamp, done_extra=extra)
 
         summary = ship_unit(
             ref,
@@ -409,8 +516,8 @@ class Collector:
         return _Outcome(unit, summary, ids, records)
 
     def _save_book(self, plan: Plan, outcomes: list[_Outcome], quiet: bool = False) -> None:
-        if not self._holds_cursors:
-            return  # a fan-out part: the coordinator's next run walks the cursors
+        if not self._holds_cursors or self._lease_lost.is_set():
+            return  # a fan-out part, or the lease was taken over: not our cursors to write
         spans: dict[str, list[DoneSpan]] = defaultdict(list)
         for key, done in plan.done.items():
             spans[key].extend(done)

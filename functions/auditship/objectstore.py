@@ -138,10 +138,12 @@ def get_small_object(client: Any, obj: ObjectRef, name: str, what: str) -> bytes
     return None if found is None else found[0]
 
 
-def list_names(client: Any, prefix: ObjectRef, what: str) -> Iterator[str]:
-    """Every object name under `prefix.name` in its bucket, page by page (each page under
-    the small-object time limit and retry policy)."""
-    start = None
+def list_names(
+    client: Any, prefix: ObjectRef, what: str, start: str | None = None
+) -> Iterator[str]:
+    """Every object name under `prefix.name` in its bucket (from `start` on, when given:
+    names at or after it), page by page (each page under the small-object time limit and
+    retry policy)."""
 
     def page(after: str | None) -> Any:
         return client.list_objects(

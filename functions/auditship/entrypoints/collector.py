@@ -53,6 +53,7 @@ from auditship.retry import SMALL_OBJECT_POLICY, call_with_retry, is_transient_s
 from auditship.sinks.base import Sink
 from auditship.sources.windows import Unit, rfc3339, stamp
 from auditship.state.cursor_store import StateLocation
+from auditship.state.cursors import exact
 from auditship.timeouts import bounded
 
 log = logging.getLogger("auditship")
@@ -167,16 +168,20 @@ def parts_of(plan: Plan, windows: int) -> list[list[Unit]]:
 
 
 def unit_json(unit: Unit) -> dict[str, Any]:
+    """A window as a fan-out payload names it: exact to the microsecond (its edges are
+    part of its version, so its done marker must be found under the same one)."""
     doc: dict[str, Any] = {
         "region": unit.region,
         "compartment": unit.compartment,
-        "start": rfc3339(unit.start),
-        "end": rfc3339(unit.end),
+        "start": exact(unit.start),
+        "end": exact(unit.end),
     }
     if unit.keep_from is not None:
-        doc["keep_from"] = rfc3339(unit.keep_from)
+        doc["keep_from"] = exact(unit.keep_from)
     if unit.keep_until is not None:
-        doc["keep_until"] = rfc3339(unit.keep_until)
+        doc["keep_until"] = exact(unit.keep_until)
+    if unit.reask:
+        doc["reask"] = unit.reask
     return doc
 
 
@@ -233,7 +238,7 @@ def _fan_out(
     invoked, failed = 0, []
     for index, payload in enumerate(payloads):
         try:
-            _invoke(invoker, function_id, payload, collector.deadline)
+            _invoke(invoker, function_id, payload, collector.deadline, settings)
             invoked += 1
         except AuditShipError as exc:
             failed.append(f"part {index} of {name}: {exc}")
@@ -259,7 +264,9 @@ class _TransientInvoke(Exception):
         self.retry_after = retry_after
 
 
-def _invoke(invoker: Any, function_id: str, payload: bytes, deadline: Deadline) -> None:
+def _invoke(
+    invoker: Any, function_id: str, payload: bytes, deadline: Deadline, settings: Settings
+) -> None:
     import oci
 
     from auditship.retry import retry_after_in
@@ -282,6 +289,7 @@ def _invoke(invoker: Any, function_id: str, payload: bytes, deadline: Deadline) 
     try:
         call_with_retry(
             attempt, retry_on=(_TransientInvoke,), deadline=deadline,
+            margin=settings.deadline_margin_seconds / 2,
             policy=SMALL_OBJECT_POLICY, what="a detached invocation",
         )  # fmt: skip
     except AuditShipError:

@@ -109,10 +109,10 @@ class ResumeGuard:
             self._marks.popleft()
         if count == 0:
             return Progress()
-        if self._marks and self._marks[0][0] == count:
-            fingerprint = self._text(count, self._marks[0][1])
-        elif count == self._expect_at:
+        if count == self._expect_at:  # not past the earlier run's records: those, as it said
             fingerprint = self._expect
+        elif self._marks and self._marks[0][0] == count:
+            fingerprint = self._text(count, self._marks[0][1])
         else:  # not reached: the pipeline checkpoints only what the source yielded
             return Progress()
         return replace(progress, dead_lettered=frozenset(), fingerprint=fingerprint)

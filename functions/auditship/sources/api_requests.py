@@ -16,6 +16,7 @@ from typing import Any
 from auditship.deadline import Deadline
 from auditship.errors import CredentialsRejectedError, SourceError
 from auditship.retry import (
+    MIN_ATTEMPT_SECONDS,
     RetriesExhaustedError,
     RetryPolicy,
     call_with_retry,
@@ -78,12 +79,17 @@ def pages(
     `skip_deserialization=True`), in order. Raises `SourceError` subclasses when a page
     cannot be had."""
 
-    def attempt(token: str | None, budget: float) -> Any:
-        try:
-            with throttle.slot(deadline), bounded(min(request_seconds, budget)):
-                response = call(token)
-        except Exception as exc:
-            raise _classify(exc, what, throttle) from None
+    def attempt(token: str | None, _budget: float) -> Any:
+        with throttle.slot(deadline):
+            # Waiting for a slot took time: what is left is measured again here.
+            left = deadline.remaining() - margin
+            if left < MIN_ATTEMPT_SECONDS:
+                raise SourceError(f"{what}: not asked, no time left: {deadline.why()}")
+            try:
+                with bounded(min(request_seconds, left)):
+                    response = call(token)
+            except Exception as exc:
+                raise _classify(exc, what, throttle) from None
         throttle.succeeded()
         return response
 
@@ -101,7 +107,12 @@ def pages(
         except RetriesExhaustedError as exc:
             raise SourceError(str(exc)) from None
         data = response.data  # a list, or a collection: {"items": [...]}
-        yield data if isinstance(data, list) else list((data or {}).get("items") or [])
+        if isinstance(data, dict) and isinstance(data.get("items"), list):
+            data = data["items"]
+        if not isinstance(data, list):  # an empty page here would pass for "no events"
+            kind = type(data).__name__
+            raise SourceError(f"{what}: the answer is not a list of events (a {kind})")
+        yield data
         token = response.headers.get("opc-next-page")
         if not token:
             return

@@ -97,20 +97,20 @@ def plan_windows(
     start: datetime, end: datetime, window: timedelta, overlap: timedelta
 ) -> list[Span]:
     """`[start, end)` cut into minute-aligned windows on the `window` grid, with the last
-    `overlap` as a window of its own (see the module doc). Empty when `end <= start`."""
+    `overlap` as a window of its own (see the module doc), never cut by the grid: its ids
+    are what the next run drops, so it must be one window. Empty when `end <= start`."""
     if window < MINUTE or window % MINUTE:
         raise ValueError("a window is a whole number of minutes, at least one")
     if end <= start:
         return []
     first, last = floor_minute(start), ceil_minute(end)
-    cuts = {first, last}
+    tail = last - -(-overlap // MINUTE) * MINUTE  # the overlap, in whole minutes
+    stop = tail if first < tail < last else last
+    cuts = {first, stop, last}
     grid = first + (window - (first - EPOCH) % window) % window
-    while grid < last:
+    while grid < stop:
         cuts.add(grid)
         grid += window
-    tail = last - -(-overlap // MINUTE) * MINUTE  # the overlap, in whole minutes
-    if first < tail < last:
-        cuts.add(tail)
     ordered = sorted(cuts)
     return [Span(a, b) for a, b in itertools.pairwise(ordered)]
 
@@ -128,6 +128,9 @@ class Unit:
     end: datetime
     keep_from: datetime | None = None
     keep_until: datetime | None = None
+    # Set on a window re-asked in the overlap (it drops what the tail ids say was shipped):
+    # it must not be taken for the earlier run's window of the same bounds, which is done.
+    reask: str = ""
 
     @property
     def key(self) -> str:
@@ -142,10 +145,10 @@ class Unit:
     @property
     def version(self) -> str:
         """Tells apart units of the same window that keep different records."""
-        if self.keep_from is None and self.keep_until is None:
+        if self.keep_from is None and self.keep_until is None and not self.reask:
             return "all"
         edges = "|".join(e.isoformat() if e else "" for e in (self.keep_from, self.keep_until))
-        return "edge-" + hashlib.sha256(edges.encode()).hexdigest()[:12]
+        return "edge-" + hashlib.sha256(f"{edges}|{self.reask}".encode()).hexdigest()[:12]
 
     @property
     def covers(self) -> tuple[datetime, datetime]:
@@ -172,16 +175,44 @@ def units_for(
     end: datetime,
     window: timedelta,
     overlap: timedelta,
+    reask_before: datetime | None = None,
+    reask: str = "",
 ) -> list[Unit]:
     """The units of one region and compartment over `[start, end)`, with the client-side
-    edges where `start` or `end` are not whole minutes."""
+    edges where `start` or `end` are not whole minutes; units starting before
+    `reask_before` (the overlap asked again) are tagged `reask`."""
     spans = plan_windows(start, end, window, overlap)
     units = []
     for span in spans:
         keep_from = start if span.start < start else None
         keep_until = end if span.end > end else None
-        units.append(Unit(source, region, compartment, span.start, span.end, keep_from, keep_until))
+        tag = reask if reask_before is not None and span.start < reask_before else ""
+        units.append(
+            Unit(source, region, compartment, span.start, span.end, keep_from, keep_until, tag)
+        )
     return units
+
+
+def subtract(
+    ranges: list[tuple[datetime, datetime]], holes: list[tuple[datetime, datetime]]
+) -> list[tuple[datetime, datetime]]:
+    """What of `ranges` no hole covers, in order (the stretches a run still has to ask
+    for, given the windows already done)."""
+    pieces = []
+    ordered = sorted(holes)
+    for first, last in ranges:
+        at = first
+        for low, high in ordered:
+            if high <= at or low >= last:
+                continue
+            if low > at:
+                pieces.append((at, low))
+            at = max(at, high)
+            if at >= last:
+                break
+        if at < last:
+            pieces.append((at, last))
+    return pieces
 
 
 def parse_unit_name(name: str) -> tuple[str, str, datetime, datetime] | None:

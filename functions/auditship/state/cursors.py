@@ -89,7 +89,7 @@ def backfilled(cursor: Cursor, since: datetime, done: Iterable[DoneSpan]) -> Cur
     return replace(cursor, origin=since) if reached >= cursor.origin else cursor
 
 
-def _exact(moment: datetime) -> str:
+def exact(moment: datetime) -> str:
     """To the microsecond: a cursor at an asked `--until` must read back exactly."""
     return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
@@ -114,11 +114,11 @@ class CursorBook:
         keys = {}
         for key, cursor in sorted(self.cursors.items()):
             entry: dict[str, object] = {
-                "through": _exact(cursor.through),
-                "origin": _exact(cursor.origin),
+                "through": exact(cursor.through),
+                "origin": exact(cursor.origin),
             }
             if cursor.tail_from is not None:
-                entry["tail_from"] = _exact(cursor.tail_from)
+                entry["tail_from"] = exact(cursor.tail_from)
                 entry["tail_ids"] = sorted(cursor.tail_ids)
             keys[key] = entry
         return orjson.dumps({"version": BOOK_VERSION, "cursors": keys})

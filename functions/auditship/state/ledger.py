@@ -103,9 +103,10 @@ class Ledger(Protocol):
         when there is none (or done markers are not kept)."""
         ...
 
-    def done_versions(self, obj: ObjectRef, under: str) -> set[tuple[str, str]]:
-        """(name, etag) of every done marker whose name starts with `under`, in one
-        listing (not one request per unit); `obj` says which bucket."""
+    def done_versions(self, obj: ObjectRef, under: str, start: str = "") -> set[tuple[str, str]]:
+        """(name, etag) of every done marker whose name starts with `under` and, past that,
+        sorts at or after `start`, in one listing (not one request per unit); `obj` says
+        which bucket."""
         ...
 
 
@@ -136,7 +137,7 @@ class NullLedger:
     def done_info(self, obj: ObjectRef) -> dict[str, Any] | None:
         return None
 
-    def done_versions(self, obj: ObjectRef, under: str) -> set[tuple[str, str]]:
+    def done_versions(self, obj: ObjectRef, under: str, start: str = "") -> set[tuple[str, str]]:
         return set()
 
 
@@ -232,10 +233,11 @@ class ObjectStorageLedger:
     def done_info(self, obj: ObjectRef) -> dict[str, Any] | None:
         return _parse_done(self._get(obj, self._key(obj, "done")))
 
-    def done_versions(self, obj: ObjectRef, under: str) -> set[tuple[str, str]]:
+    def done_versions(self, obj: ObjectRef, under: str, start: str = "") -> set[tuple[str, str]]:
         found = set()
         listed = ObjectRef(self.prefix + under, obj.namespace, obj.bucket)
-        for name in list_names(self._client, listed, "listing done markers"):
+        after = self.prefix + under + start if start else None
+        for name in list_names(self._client, listed, "listing done markers", after):
             match = _DONE_NAME.search(name)
             if match:
                 found.add((name[len(self.prefix) : match.start()], match.group(1)))
@@ -412,7 +414,7 @@ class LocalLedger:
     def done_info(self, obj: ObjectRef) -> dict[str, Any] | None:
         return None
 
-    def done_versions(self, obj: ObjectRef, under: str) -> set[tuple[str, str]]:
+    def done_versions(self, obj: ObjectRef, under: str, start: str = "") -> set[tuple[str, str]]:
         return set()
 
 
@@ -435,14 +437,14 @@ class LocalUnitLedger(LocalLedger):
     def done_info(self, obj: ObjectRef) -> dict[str, Any] | None:
         return _parse_done(self._read(obj, "done"))
 
-    def done_versions(self, obj: ObjectRef, under: str) -> set[tuple[str, str]]:
+    def done_versions(self, obj: ObjectRef, under: str, start: str = "") -> set[tuple[str, str]]:
         base = os.path.join(self.folder, "units")
         top = os.path.join(base, *[p for p in under.split("/") if p not in ("", ".", "..")])
         found = set()
         for folder, _dirs, files in os.walk(top):
             for file in files:
                 match = _DONE_NAME.search(file)
-                if match:
+                if match and file >= start:
                     rel = os.path.relpath(os.path.join(folder, file[: match.start()]), base)
                     found.add((rel.replace(os.sep, "/"), match.group(1)))
         return found
