@@ -24,7 +24,12 @@ REGIONS = ("us-ashburn-1", "eu-frankfurt-1")
 APP = "ocid1.compartment.oc1..app"
 NET = "ocid1.compartment.oc1..net"
 STATE = f"oci://{NAMESPACE}/{BUCKET}/shipped/collectors/"
-NOW = datetime.now(UTC).replace(second=0, microsecond=0)
+
+
+def now() -> datetime:
+    """The time a test runs at (not when the module was imported: a long test run
+    drifts, and the runs under test ask for times relative to their own now)."""
+    return datetime.now(UTC).replace(second=0, microsecond=0)
 
 
 class Stage:
@@ -43,12 +48,12 @@ class Stage:
         return b""
 
     def seed(self, days: int, per_day: int = 6) -> list[str]:
-        ids = []
+        ids, current = [], now()
         for region in REGIONS:
             for compartment in (TEST_TENANCY, APP, NET):
                 for i in range(days * per_day):
-                    at = NOW - timedelta(days=days, hours=-(i * 24 // per_day), minutes=-7)
-                    if at >= NOW - timedelta(minutes=45):
+                    at = current - timedelta(days=days, hours=-(i * 24 // per_day), minutes=-7)
+                    if at >= current - timedelta(minutes=45):
                         continue
                     event = make_event(
                         event_time=at, compartment_id=compartment, region=region,
@@ -117,7 +122,7 @@ def test_a_short_backfill_runs_inline_then_the_schedule_catches_up(
     assert summary["compartments"] == 3
     assert not stage.functions.invocations  # inline: no fan-out
     # processed inside the first run's last ten minutes, visible only after it asked
-    at = NOW - timedelta(minutes=34)
+    at = now() - timedelta(minutes=34)
     late = make_event(event_time=at, compartment_id=NET, region=REGIONS[1],
                       tenancy_id=TEST_TENANCY, seed="late")  # fmt: skip
     stage.audit.add_event(REGIONS[1], NET, late)

@@ -30,7 +30,12 @@ DBS = "ocid1.compartment.oc1..databases"
 PROD = "ocid1.compartment.oc1..prod"
 LOCKED = "ocid1.compartment.oc1..locked"
 LOG_ID = "ocid1.log.oc1..datasafe"
-NOW = datetime.now(UTC).replace(second=0, microsecond=0)
+
+
+def now() -> datetime:
+    """The time a test runs at (not when the module was imported: a long test run
+    drifts, and the runs under test ask for times relative to their own now)."""
+    return datetime.now(UTC).replace(second=0, microsecond=0)
 
 
 @dataclass
@@ -95,11 +100,11 @@ def world(oci_config_file: Path, tmp_path: Path) -> Iterator[World]:
 
 
 def seed(world: World) -> list[dict[str, Any]]:
-    events = []
+    events, current = [], now()
     for region in REGIONS:
         for compartment in (TEST_TENANCY, DBS, PROD):
             for i in range(5):
-                at = NOW - timedelta(days=3, hours=-i * 5)
+                at = current - timedelta(days=3, hours=-i * 5)
                 events.append(world.add(region, compartment, at, database_vault=i % 2 == 0))
     return events
 
@@ -120,9 +125,9 @@ def test_first_and_incremental_runs_deliver_every_event_once_late_ones_included(
     assert all("timeCollected ge" in (r.scim_query or "") for r in asked)
     # A database that was offline uploads yesterday's events now: collected late.
     late = world.add(
-        REGIONS[1], PROD, NOW - timedelta(days=1), collected=NOW - timedelta(minutes=40)
+        REGIONS[1], PROD, now() - timedelta(days=1), collected=now() - timedelta(minutes=40)
     )
-    fresh = world.add(REGIONS[0], DBS, NOW - timedelta(minutes=50), database_vault=True)
+    fresh = world.add(REGIONS[0], DBS, now() - timedelta(minutes=50), database_vault=True)
     code, summary = world.collect(capsys)  # from the checkpoint
     assert code == 0, summary
     assert world.entry_ids() == Counter([*(e["id"] for e in events), late["id"], fresh["id"]])
@@ -131,8 +136,8 @@ def test_first_and_incremental_runs_deliver_every_event_once_late_ones_included(
 def test_the_entries_carry_the_event_id_time_and_the_mapped_record(
     world: World, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    vault = world.add(REGIONS[0], PROD, NOW - timedelta(hours=5), database_vault=True)
-    plain = world.add(REGIONS[0], PROD, NOW - timedelta(hours=4))
+    vault = world.add(REGIONS[0], PROD, now() - timedelta(hours=5), database_vault=True)
+    plain = world.add(REGIONS[0], PROD, now() - timedelta(hours=4))
     code, summary = world.collect(capsys, "--since", "1d", "--until", "1h")
     assert code == 0, summary
     entries = {e.id: e for e in world.ingestion.entries(LOG_ID)}
@@ -171,7 +176,7 @@ def test_bind_values_are_redacted_only_when_asked(
     secret = "#1(8):s3cr3t!! #2(3):SYS"
     sql = "ALTER USER x IDENTIFIED BY :1"
     overrides = {"commandParam": secret, "commandText": sql}
-    event = world.add(REGIONS[0], PROD, NOW - timedelta(hours=3), overrides=overrides)
+    event = world.add(REGIONS[0], PROD, now() - timedelta(hours=3), overrides=overrides)
     code, _ = world.collect(capsys, "--since", "1d", "--until", "1h")
     assert code == 0
     assert json.loads(world.ingestion.entries(LOG_ID)[0].data)["commandParam"] == secret
@@ -271,7 +276,7 @@ def test_the_function_collects_on_schedule_with_state_in_the_bucket(
     status, summary = invoke(handler, {"datasafe": {"since": "7d", "until": "2h"}})
     assert status == 200, summary
     late = world.add(
-        REGIONS[0], PROD, NOW - timedelta(days=2), collected=NOW - timedelta(minutes=90)
+        REGIONS[0], PROD, now() - timedelta(days=2), collected=now() - timedelta(minutes=90)
     )
     status, summary = invoke(handler, {})  # the schedule
     assert status == 200, summary
