@@ -214,6 +214,7 @@ class Collector:
                 f"{self._state} lasts until {until} and is renewed while it runs); try later"
             )
         self._holds_cursors = True
+        self._stop.clear()
         self._lease_lost.clear()
         self._renewer = threading.Thread(target=self._renew, name="auditship-book", daemon=True)
         self._renewer.start()
