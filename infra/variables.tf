@@ -553,7 +553,7 @@ variable "audit_collector_sink" {
 variable "audit_collector_concurrency" {
   description = "Audit API requests the collector runs at once (function config COLLECT_CONCURRENCY)."
   type        = number
-  default     = 8
+  default     = 16
 
   validation {
     condition     = var.audit_collector_concurrency >= 1 && var.audit_collector_concurrency <= 64 && floor(var.audit_collector_concurrency) == var.audit_collector_concurrency
@@ -697,7 +697,7 @@ variable "datasafe_collector_sink" {
 variable "datasafe_collector_concurrency" {
   description = "Data Safe API requests the collector runs at once (function config COLLECT_CONCURRENCY)."
   type        = number
-  default     = 8
+  default     = 16
 
   validation {
     condition     = var.datasafe_collector_concurrency >= 1 && var.datasafe_collector_concurrency <= 64 && floor(var.datasafe_collector_concurrency) == var.datasafe_collector_concurrency

@@ -86,7 +86,7 @@ class CollectOptions:
     window: timedelta = timedelta(days=1)  # the grid windows are cut on
     overlap: timedelta = timedelta(minutes=10)  # re-asked at the next run, deduplicated
     lag: timedelta = timedelta(minutes=10)  # events show in the API minutes late
-    concurrency: int = 8  # windows collected (and API requests made) at once
+    concurrency: int = 16  # windows collected (and API requests made) at once
     retries: int = 8  # attempts per API request
 
 
@@ -157,10 +157,16 @@ class Collected:
 
 @dataclass
 class _Outcome:
+    """What a window's run leaves behind: counts, not its records or their fingerprints
+    (a run of thousands of windows keeps every outcome until the end)."""
+
     unit: Unit
     summary: Summary | None  # None: not started (deadline, or the run was stopped)
     ids: frozenset[str] | None = None
-    records: UnitRecords | None = None
+    pages: int = 0
+    duplicates: int = 0
+    outside: int = 0
+    order_changed: bool = False
 
 
 class Collector:
@@ -442,10 +448,9 @@ class Collector:
 
     def _count(self, result: Collected, outcome: _Outcome) -> None:
         summary = outcome.summary
-        if outcome.records is not None:
-            result.pages += outcome.records.pages
-            result.duplicates += outcome.records.duplicates
-            result.outside_range += outcome.records.outside
+        result.pages += outcome.pages
+        result.duplicates += outcome.duplicates
+        result.outside_range += outcome.outside
         if summary is None:
             result.windows_not_started += 1
             result.summary.complete = False
@@ -465,7 +470,7 @@ class Collector:
             return _Outcome(unit, None)
         try:
             outcome = self._ship(unit, shipped)
-            if outcome.records is not None and outcome.records.guard.order_changed:
+            if outcome.order_changed:
                 log.warning("%s: the API's order changed since the last run; starting over", unit)
                 outcome = self._ship(unit, shipped)
         except Exception as exc:  # a bug: this window failed, the others go on
@@ -514,7 +519,12 @@ class Collector:
                 ids = self._done_ids(unit)
             elif records.ids is not None:
                 ids = frozenset(records.ids)
-        return _Outcome(unit, summary, ids, records)
+        if records is None:
+            return _Outcome(unit, summary, ids)
+        return _Outcome(
+            unit, summary, ids, records.pages, records.duplicates, records.outside,
+            records.guard.order_changed,
+        )  # fmt: skip
 
     def _save_book(self, plan: Plan, outcomes: list[_Outcome], quiet: bool = False) -> None:
         if not self._holds_cursors or self._lease_lost.is_set():

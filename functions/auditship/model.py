@@ -167,11 +167,18 @@ class Summary:
 def compact_json(value: Any) -> bytes:
     """`value` as compact JSON. orjson refuses integers beyond 64 bits, lone surrogates
     (both of which the stdlib parser produces) and nesting past 255 levels; those are
-    written exactly by `_compact_json_any_depth`, as ASCII with \\u escapes, at any depth.
-    NaN and Infinity are not JSON: ValueError; other types: TypeError."""
+    written exactly by the stdlib's C encoder (ASCII with \\u escapes), or, nested too
+    deep for it, by `_compact_json_any_depth` (the same bytes, at any depth). NaN and
+    Infinity are not JSON: ValueError; other types: TypeError."""
     try:
         return orjson.dumps(value)
     except orjson.JSONEncodeError:
+        pass
+    try:
+        # An order of magnitude faster than the any-depth writer (records from an API page
+        # with one big integer each take this path every time).
+        return json.dumps(value, separators=(",", ":"), allow_nan=False).encode("ascii")
+    except RecursionError:
         return _compact_json_any_depth(value).encode("ascii")
 
 

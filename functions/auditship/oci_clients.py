@@ -58,22 +58,7 @@ class OciClients:
             client = self._clients.get((kind, region))
             if client is not None:
                 return client
-            s = self._settings
-            factories: dict[str, tuple[Any, str, dict[str, Any]]] = {
-                "objectstorage": (
-                    oci.object_storage.ObjectStorageClient, s.objectstorage_endpoint, {}
-                ),
-                "ingestion": (oci.loggingingestion.LoggingClient, s.logging_ingestion_endpoint, {}),
-                "secrets": (oci.secrets.SecretsClient, s.secrets_endpoint, {}),
-                # API sources keep the wire JSON (camelCase, fields newer than the SDK):
-                # `skip_deserialization` (oci base_client.py) hands pages over unparsed.
-                "identity": (oci.identity.IdentityClient, s.identity_endpoint, _RAW),
-                "audit": (oci.audit.AuditClient, s.audit_endpoint, _RAW),
-                "datasafe": (oci.data_safe.DataSafeClient, s.datasafe_endpoint, _RAW),
-                "functions": (oci.functions.FunctionsManagementClient, s.functions_endpoint, {}),
-                "invoke": (oci.functions.FunctionsInvokeClient, s.functions_invoke_endpoint, {}),
-            }  # fmt: skip
-            cls, endpoint, extra = factories[kind]
+            cls, endpoint, extra = _factory(kind, self._settings)
             config = dict(self._config)
             if region:
                 config["region"] = region
@@ -181,6 +166,33 @@ class OciClients:
             raise ConfigError("the token secret is empty")
         self._secret_cache[secret_ocid] = (now, text)
         return text
+
+
+def _factory(kind: str, s: Settings) -> tuple[Any, str, dict[str, Any]]:
+    """The client class of `kind`, its endpoint override and extra arguments. Imported on
+    demand: the SDK loads a service's package (seconds for Data Safe's models, without
+    byte-code) on first touch, so only what a run uses is loaded."""
+    import oci
+
+    if kind == "objectstorage":
+        return oci.object_storage.ObjectStorageClient, s.objectstorage_endpoint, {}
+    if kind == "ingestion":
+        return oci.loggingingestion.LoggingClient, s.logging_ingestion_endpoint, {}
+    if kind == "secrets":
+        return oci.secrets.SecretsClient, s.secrets_endpoint, {}
+    # API sources keep the wire JSON (camelCase, fields newer than the SDK):
+    # `skip_deserialization` (oci base_client.py) hands pages over unparsed.
+    if kind == "identity":
+        return oci.identity.IdentityClient, s.identity_endpoint, _RAW
+    if kind == "audit":
+        return oci.audit.AuditClient, s.audit_endpoint, _RAW
+    if kind == "datasafe":
+        return oci.data_safe.DataSafeClient, s.datasafe_endpoint, _RAW
+    if kind == "functions":
+        return oci.functions.FunctionsManagementClient, s.functions_endpoint, {}
+    if kind == "invoke":
+        return oci.functions.FunctionsInvokeClient, s.functions_invoke_endpoint, {}
+    raise ValueError(f"unknown client {kind!r}")
 
 
 def _config_problem(location: str, profile: str, exc: Exception) -> str:

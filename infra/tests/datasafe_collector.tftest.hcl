@@ -67,7 +67,7 @@ run "datasafe_collector_defaults" {
     condition = oci_functions_function.datasafe_collector[0].config == tomap({
       SINK                     = "logzio"
       STATE_DIR                = "oci://testns/audit-ship-audit/shipped/logzio/collectors/"
-      COLLECT_CONCURRENCY      = "8"
+      COLLECT_CONCURRENCY      = "16"
       COLLECT_LAG              = "10m"
       COLLECT_OVERLAP          = "10m"
       COLLECT_WINDOW           = "1d"

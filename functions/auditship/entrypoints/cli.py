@@ -129,7 +129,7 @@ def build_parser() -> argparse.ArgumentParser:
     api.add_argument("--since", help="RFC 3339 time, or a duration back from now (36h, 30d)")
     api.add_argument("--until", help="RFC 3339 time or duration (default: now minus --lag)")
     api.add_argument("--regions", help="only these regions, e.g. us-ashburn-1,eu-frankfurt-1")
-    api.add_argument("--concurrency", type=int, help="windows collected at once (default 8)")
+    api.add_argument("--concurrency", type=int, help="windows collected at once (default 16)")
     api.add_argument("--retries", type=int, help="attempts per API request (default 8)")
     api.add_argument("--window", help="the grid windows are cut on (default 1d)")
     api.add_argument("--overlap", help="re-asked at the next run, deduplicated (default 10m)")
