@@ -183,17 +183,20 @@ def compact_json(value: Any) -> bytes:
 
 
 def nesting_depth(value: Any) -> int:
-    """How many arrays and objects deep `value` goes, without recursion."""
+    """How many arrays and objects deep `value` goes, without recursion. Only containers
+    are pushed (leaves are looked at, not queued): records are mostly leaves."""
+    if not isinstance(value, dict | list):
+        return 0
     deepest = 0
-    todo: list[tuple[Any, int]] = [(value, 0)]
+    todo: list[tuple[Any, int]] = [(value, 1)]
+    push = todo.append
     while todo:
         item, depth = todo.pop()
-        if isinstance(item, dict):
-            item = item.values()
-        elif not isinstance(item, list):
-            continue
-        deepest = max(deepest, depth + 1)
-        todo.extend((child, depth + 1) for child in item)
+        if depth > deepest:
+            deepest = depth
+        for child in item.values() if isinstance(item, dict) else item:
+            if isinstance(child, dict | list):
+                push((child, depth + 1))
     return deepest
 
 
