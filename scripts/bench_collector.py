@@ -69,7 +69,7 @@ Prints Markdown: the runs, where the time goes, a year extrapolated from the mea
 requests/s (`--extrapolate`, REGIONSxCOMPARTMENTS), the bars; `--json FILE` writes every
 figure. `--small-ints`: events without the fake's integer above 2**64 (see `_fakes`).
 `--quick`: latency 0.05 s, memory runs of 4 and 8 days (a smoke run, not the bar; about
-2 min). The defaults take about 7 min on 2 cores. Loopback only.
+2 min). The defaults take about 4 min on 2 cores. Loopback only.
 """
 
 from __future__ import annotations
