@@ -113,6 +113,9 @@ def seed_first_day(world: World) -> list[str]:
             for i in range(count):
                 at = DAY0 + timedelta(hours=1 + i * 2, minutes=c)
                 ids.append(world.add(region, compartment, at)["eventId"])
+    for i in range(12):  # a burst in one window: more than one page (7 a page here)
+        at = DAY0 + timedelta(minutes=30, seconds=i)
+        ids.append(world.add(REGIONS[0], APP, at, event_name=f"Burst{i}")["eventId"])
     return ids
 
 

@@ -284,7 +284,7 @@ class Collector:
         for key in scope.keys:
             self._plan_key(plan, key, since, end, floor)
         plan.units.sort(key=lambda u: (u.start, u.key))
-        self._save_book(plan, [])  # keys new to the book are kept from now on
+        self._save_book(plan, {})  # keys new to the book are kept from now on
         return plan
 
     def _plan_key(
@@ -412,7 +412,7 @@ class Collector:
     def settle(self, plan: Plan) -> Collected:
         """Without collecting: walk the cursors over what is done (a fan-out's parts
         collect the rest), and say what the plan holds."""
-        self._save_book(plan, [])
+        self._save_book(plan, {})
         return self._result(plan)
 
     def _result(self, plan: Plan) -> Collected:
@@ -426,7 +426,8 @@ class Collector:
 
     def run(self, plan: Plan) -> Collected:
         result = self._result(plan)
-        outcomes: list[_Outcome] = []
+        # Only what the cursors need of each finished window (a run can have thousands).
+        done_now: dict[str, list[DoneSpan]] = defaultdict(list)
         saved = time.monotonic()
         with ThreadPoolExecutor(self._collect.concurrency, "auditship-window") as pool:
             pending: set[Future[_Outcome]] = {
@@ -437,12 +438,14 @@ class Collector:
                 finished, pending = wait(pending, timeout=5.0, return_when=FIRST_COMPLETED)
                 for future in finished:
                     outcome = future.result()
-                    outcomes.append(outcome)
                     self._count(result, outcome)
+                    if outcome.summary is not None and outcome.summary.complete:
+                        unit = outcome.unit
+                        done_now[unit.key].append(DoneSpan(*unit.covers, outcome.ids))
                 if time.monotonic() - saved >= BOOK_SAVE_SECONDS:
                     saved = time.monotonic()
-                    self._save_book(plan, outcomes, quiet=True)
-        self._save_book(plan, outcomes)
+                    self._save_book(plan, done_now, quiet=True)
+        self._save_book(plan, done_now)
         result.throttled = self._throttle.throttled_times
         return result
 
@@ -526,16 +529,15 @@ class Collector:
             records.guard.order_changed,
         )  # fmt: skip
 
-    def _save_book(self, plan: Plan, outcomes: list[_Outcome], quiet: bool = False) -> None:
+    def _save_book(
+        self, plan: Plan, done_now: dict[str, list[DoneSpan]], quiet: bool = False
+    ) -> None:
         if not self._holds_cursors or self._lease_lost.is_set():
             return  # a fan-out part, or the lease was taken over: not our cursors to write
         spans: dict[str, list[DoneSpan]] = defaultdict(list)
-        for key, done in plan.done.items():
-            spans[key].extend(done)
-        for outcome in outcomes:
-            if outcome.summary is not None and outcome.summary.complete:
-                unit = outcome.unit
-                spans[unit.key].append(DoneSpan(*unit.covers, outcome.ids))
+        for done in (plan.done, done_now):
+            for key, found in done.items():
+                spans[key].extend(found)
         book = self._book
         for key, start in plan.starts.items():
             moved = advance(start, book.cursors.get(key), spans.get(key, ()))
