@@ -429,11 +429,22 @@ class Collector:
         # Only what the cursors need of each finished window (a run can have thousands).
         done_now: dict[str, list[DoneSpan]] = defaultdict(list)
         saved = time.monotonic()
-        with ThreadPoolExecutor(self._collect.concurrency, "auditship-window") as pool:
-            pending: set[Future[_Outcome]] = {
-                pool.submit(self._unit, unit, plan.shipped.get(unit.key, frozenset()))
-                for unit in plan.units
-            }
+        concurrency = self._collect.concurrency
+        todo = iter(plan.units)
+        with ThreadPoolExecutor(concurrency, "auditship-window") as pool:
+            pending: set[Future[_Outcome]] = set()
+
+            def fill() -> None:
+                # A few windows queued beyond the workers, not all of them: memory stays
+                # the same for a year of windows as for a day.
+                while len(pending) < 2 * concurrency:
+                    unit = next(todo, None)
+                    if unit is None:
+                        return
+                    shipped = plan.shipped.get(unit.key, frozenset())
+                    pending.add(pool.submit(self._unit, unit, shipped))
+
+            fill()
             while pending:
                 finished, pending = wait(pending, timeout=5.0, return_when=FIRST_COMPLETED)
                 for future in finished:
@@ -442,6 +453,7 @@ class Collector:
                     if outcome.summary is not None and outcome.summary.complete:
                         unit = outcome.unit
                         done_now[unit.key].append(DoneSpan(*unit.covers, outcome.ids))
+                fill()
                 if time.monotonic() - saved >= BOOK_SAVE_SECONDS:
                     saved = time.monotonic()
                     self._save_book(plan, done_now, quiet=True)
