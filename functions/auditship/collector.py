@@ -103,10 +103,6 @@ class Plan:
     until: datetime | None = None
     skipped: int = 0  # windows in the asked ranges that were done already
 
-    @property
-    def done_count(self) -> int:
-        return self.skipped
-
 
 @dataclass
 class Collected:
@@ -419,8 +415,8 @@ class Collector:
         return Collected(
             regions=len(self._scope.regions),
             compartments=len(self._scope.compartments),
-            windows_planned=len(plan.units) + plan.done_count,
-            windows_done_earlier=plan.done_count,
+            windows_planned=len(plan.units) + plan.skipped,
+            windows_done_earlier=plan.skipped,
             until=rfc3339(plan.until) if plan.until else "",
         )
 

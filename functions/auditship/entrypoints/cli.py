@@ -35,7 +35,6 @@ from auditship.deadline import Deadline
 from auditship.delivery.deadletter import LocalDeadLetterStore, ObjectStorageDeadLetterStore
 from auditship.entrypoints.collecting import (
     ApiAddress,
-    local_dead_letters,
     open_collector,
     parse_api_address,
     parse_since_until,
@@ -330,7 +329,7 @@ def _collect(args: argparse.Namespace, env: dict[str, str], address: ApiAddress)
         return EXIT_USAGE
     _stop_on_signals(deadline, settings.deadline_margin_seconds)
     state = StateLocation.parse(args.state_dir)
-    letters = None if not state.is_local else local_dead_letters(args.dead_letter_dir)
+    letters = None if not state.is_local else LocalDeadLetterStore(args.dead_letter_dir)
     try:
         with open_collector(
             address, settings=settings, clients=clients, sink=sink, state=state,

@@ -13,11 +13,7 @@ from datetime import datetime
 from auditship.collector import CollectOptions, Collector
 from auditship.config import Settings
 from auditship.deadline import Deadline
-from auditship.delivery.deadletter import (
-    DeadLetterStore,
-    LocalDeadLetterStore,
-    ObjectStorageDeadLetterStore,
-)
+from auditship.delivery.deadletter import DeadLetterStore, ObjectStorageDeadLetterStore
 from auditship.entrypoints.wiring import normalizer_for, ship_options_for
 from auditship.errors import ConfigError
 from auditship.oci_clients import OciClients
@@ -161,10 +157,6 @@ def open_collector(
         return
     with collector:
         yield collector
-
-
-def local_dead_letters(folder: str) -> DeadLetterStore:
-    return LocalDeadLetterStore(folder)
 
 
 def parse_since_until(

@@ -51,6 +51,7 @@ from auditship.logs import configure_logging
 from auditship.oci_clients import OciClients
 from auditship.retry import SMALL_OBJECT_POLICY, call_with_retry, is_transient_status
 from auditship.sinks.base import Sink
+from auditship.sources.api_requests import TransientApiError
 from auditship.sources.windows import Unit, rfc3339, stamp
 from auditship.state.cursor_store import StateLocation
 from auditship.state.cursors import exact
@@ -258,12 +259,6 @@ def _write_plan(clients: OciClients, state: StateLocation, name: str, body: byte
     put_small_object(clients.object_storage, state.ref(name), name, body, "application/json", what)
 
 
-class _TransientInvoke(Exception):
-    def __init__(self, message: str, retry_after: float | None = None) -> None:
-        super().__init__(message)
-        self.retry_after = retry_after
-
-
 def _invoke(
     invoker: Any, function_id: str, payload: bytes, deadline: Deadline, settings: Settings
 ) -> None:
@@ -279,23 +274,18 @@ def _invoke(
                 )
         except oci.exceptions.ServiceError as exc:
             if is_transient_status(exc.status):
-                raise _TransientInvoke(f"HTTP {exc.status}", retry_after_in(exc.headers)) from None
+                raise TransientApiError(f"HTTP {exc.status}", retry_after_in(exc.headers)) from None
             raise SourceError(
                 f"invoking the function failed with HTTP {exc.status} {exc.code}"
             ) from None
         except Exception as exc:
-            raise _TransientInvoke(type(exc).__name__) from None
+            raise TransientApiError(type(exc).__name__) from None
 
-    try:
-        call_with_retry(
-            attempt, retry_on=(_TransientInvoke,), deadline=deadline,
-            margin=settings.deadline_margin_seconds / 2,
-            policy=SMALL_OBJECT_POLICY, what="a detached invocation",
-        )  # fmt: skip
-    except AuditShipError:
-        raise
-    except Exception as exc:  # pragma: no cover - call_with_retry raises AuditShipErrors
-        raise SourceError(str(exc)) from None
+    call_with_retry(  # raises RetriesExhaustedError (an AuditShipError) when it gives up
+        attempt, retry_on=(TransientApiError,), deadline=deadline,
+        margin=settings.deadline_margin_seconds / 2,
+        policy=SMALL_OBJECT_POLICY, what="a detached invocation",
+    )  # fmt: skip
 
 
 def _run_part(

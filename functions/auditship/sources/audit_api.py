@@ -20,14 +20,14 @@ event in), which the API does not say: it is left out, not invented.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from auditship.deadline import Deadline
 from auditship.retry import RetryPolicy
 from auditship.sources.api_requests import API_POLICY, pages
 from auditship.sources.throttle import Throttle
-from auditship.sources.windows import Unit
+from auditship.sources.windows import Unit, parse_moment
 
 SOURCE = "audit"
 
@@ -52,16 +52,6 @@ def audit_log_record(event: dict[str, Any], tenancy: str) -> dict[str, Any]:
         "time": event.get("eventTime"),
         "type": event.get("eventType"),
     }
-
-
-def _moment(text: object) -> datetime | None:
-    if not isinstance(text, str):
-        return None
-    try:
-        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
 class AuditApiSource:
@@ -99,7 +89,7 @@ class AuditApiSource:
         """The event's id (for dropping what an earlier run shipped) and its own time (for
         the asked range's edges)."""
         event_id = raw.get("eventId")
-        return (event_id if isinstance(event_id, str) else None), _moment(raw.get("eventTime"))
+        return (event_id if isinstance(event_id, str) else None), parse_moment(raw.get("eventTime"))
 
     def record(self, raw: dict[str, Any]) -> dict[str, Any]:
         return audit_log_record(raw, self._tenancy)

@@ -24,14 +24,14 @@ and its time `auditEventTime` (the normalizer reads it).
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from auditship.deadline import Deadline
 from auditship.retry import RetryPolicy
 from auditship.sources.api_requests import API_POLICY, pages
 from auditship.sources.throttle import Throttle
-from auditship.sources.windows import Unit, rfc3339
+from auditship.sources.windows import Unit, parse_moment, rfc3339
 from auditship.transforms.database_vault import MARKER, is_database_vault, vault_detail
 
 SOURCE = "datasafe"
@@ -68,16 +68,6 @@ def datasafe_record(event: dict[str, Any], record_type: str) -> dict[str, Any]:
         record[MARKER] = vault_detail(attributes or {}, event)
     record["type"] = record_type
     return record
-
-
-def _moment(text: object) -> datetime | None:
-    if not isinstance(text, str):
-        return None
-    try:
-        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
 class DataSafeSource:
@@ -122,7 +112,9 @@ class DataSafeSource:
 
     def identify(self, raw: dict[str, Any]) -> tuple[str | None, datetime | None]:
         event_id = raw.get("id")
-        return (event_id if isinstance(event_id, str) else None), _moment(raw.get("timeCollected"))
+        return (event_id if isinstance(event_id, str) else None), parse_moment(
+            raw.get("timeCollected")
+        )
 
     def record(self, raw: dict[str, Any]) -> dict[str, Any]:
         return datasafe_record(raw, self._type)

@@ -63,6 +63,17 @@ def parse_instant(text: str, now: datetime) -> datetime:
         ) from None
 
 
+def parse_moment(text: object) -> datetime | None:
+    """A record's RFC 3339 time (UTC when it names no zone), or None when it is not one."""
+    if not isinstance(text, str):
+        return None
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
 def floor_minute(moment: datetime) -> datetime:
     return moment.replace(second=0, microsecond=0)
 
