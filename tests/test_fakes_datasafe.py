@@ -301,7 +301,8 @@ def test_paging_is_stable_when_events_arrive_between_pages(
         client.list_audit_events, PROD, page=token, sort_by="timeCollected", sort_order="DESC"
     )
     assert (err.status, err.code) == (400, "InvalidParameter")
-    err = service_error(client.list_audit_events, PROD, page=token[:-1] + "0", **kwargs)
+    tampered = token[:-1] + ("1" if token.endswith("0") else "0")  # always a changed signature
+    err = service_error(client.list_audit_events, PROD, page=tampered, **kwargs)
     assert err.status == 400
     err = service_error(client.list_audit_events, PROD, page="EXAMPLE-page-Value", **kwargs)
     assert err.status == 400
