@@ -7,6 +7,7 @@ or invalid key. Only this module reads configuration; everything else takes valu
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -65,6 +66,19 @@ class Settings:
     state_dir: str = ""  # oci://ns/bucket/prefix/ for functions; a folder for local runs
     datasafe_type: str = "oci-datasafe"  # `type` of Data Safe records (and their Logz.io type)
     datasafe_redact: str = "none"  # none | binds (commandParam) | sql (and commandText)
+    # Oracle audit files (formats.py): the `type` of their records and how zone-less
+    # database timestamps are read.
+    fmw_type: str = "oracle-fmw-audit"  # Fusion Middleware bus-stop files
+    dbaudit_type: str = "oracle-db-audit"  # database audit exports (CSV, SQLcl JSON)
+    dbaudit_time_zone: str = "UTC"  # an IANA name or +HH:MM (AUDIT_TRAIL$.TIMESTAMP: session zone)
+    # OCI Monitoring (metrics.py): off while no compartment is given.
+    metrics_compartment_ocid: str = ""
+    # Not oci_audit_ship, as issue 14 suggested: PostMetricData reserves the "oci_" prefix
+    # (MetricDataDetails.namespace, oci-python-sdk monitoring/models/metric_data_details.py).
+    metrics_namespace: str = "auditship"
+    # The reconciliation sweep (sweep.py): objects younger than this are left to their event.
+    sweep_older_than: timedelta = timedelta(minutes=15)
+    sweep_fanout_objects: int = 20  # objects per detached invocation when a sweep fans out
     # A function fans out a run of more windows than this (each is at least one request).
     collect_inline_windows: int = 300
     collect_fanout_windows: int = 31  # windows per detached invocation
@@ -78,6 +92,7 @@ class Settings:
     datasafe_endpoint: str = ""
     functions_endpoint: str = ""
     functions_invoke_endpoint: str = ""
+    monitoring_endpoint: str = ""  # telemetry-ingestion (PostMetricData)
 
     @classmethod
     def from_mapping(cls, env: Mapping[str, str]) -> Settings:
@@ -154,6 +169,18 @@ class Settings:
             "collect_fanout_windows": get(
                 "COLLECT_FANOUT_WINDOWS", cls.collect_fanout_windows, _int_between(1, 1000)
             ),
+            "fmw_type": get("FMW_TYPE", cls.fmw_type, _log_type),
+            "dbaudit_type": get("DBAUDIT_TYPE", cls.dbaudit_type, _log_type),
+            "dbaudit_time_zone": get("DBAUDIT_TIME_ZONE", cls.dbaudit_time_zone, _time_zone),
+            "metrics_compartment_ocid": get(
+                "METRICS_COMPARTMENT_OCID", "", _ocid_any("compartment", "tenancy")
+            ),
+            "metrics_namespace": get("METRICS_NAMESPACE", cls.metrics_namespace, _namespace),
+            "sweep_older_than": get("SWEEP_OLDER_THAN", cls.sweep_older_than, _duration),
+            "sweep_fanout_objects": get(
+                "SWEEP_FANOUT_OBJECTS", cls.sweep_fanout_objects, _int_between(1, 1000)
+            ),
+            "monitoring_endpoint": get("OCI_MONITORING_ENDPOINT", "", _url),
             "objectstorage_endpoint": get("OCI_OBJECTSTORAGE_ENDPOINT", "", _url),
             "identity_endpoint": get("OCI_IDENTITY_ENDPOINT", "", _url),
             "audit_endpoint": get("OCI_AUDIT_ENDPOINT", "", _url),
@@ -237,6 +264,23 @@ def _ocid(kind: str) -> Callable[[str], str]:
 def _log_type(raw: str) -> str:
     if any(c.isspace() for c in raw):
         raise ValueError("Logz.io type must not contain spaces")
+    return raw
+
+
+def _time_zone(raw: str) -> str:
+    from auditship.formats.timestamps import zone_of
+
+    zone_of(raw)  # raises ValueError naming what is wrong
+    return raw
+
+
+def _namespace(raw: str) -> str:
+    # PostMetricData (MetricDataDetails.namespace): starts with a letter, then letters,
+    # digits and underscores; "The oci_ prefix is reserved".
+    if not re.fullmatch(r"[A-Za-z][A-Za-z0-9_]{0,254}", raw):
+        raise ValueError("letters, digits and underscores, starting with a letter")
+    if raw.lower().startswith("oci_"):
+        raise ValueError("the oci_ prefix is reserved for Oracle's own namespaces")
     return raw
 
 

@@ -1,0 +1,94 @@
+"""Timestamps of Oracle audit files as RFC 3339 UTC: pure, no I/O.
+
+- Bus-stop files: `Date` (`YYYY-MM-DD`) and `Time` (`HH:MM:SS[.fff]`), always UTC (seed
+  004: "Records to bus-stop files always use UTC").
+- Database exports, with the NLS formats `docs/exports.md` sets:
+  `YYYY-MM-DD HH24:MI:SS.FF6 TZH:TZM` for zone-aware columns (`EXTENDED_TIMESTAMP`,
+  `EVENT_TIMESTAMP` of UNIFIED_AUDIT_TRAIL written with a zone) and `YYYY-MM-DD
+  HH24:MI:SS[.FF6]` for the rest, which are read in a given zone (`EVENT_TIMESTAMP_UTC` in
+  UTC; `AUDIT_TRAIL$.TIMESTAMP` is in the session's zone: the configured one). A `T`
+  between date and time, a `Z`, and a zone written `+HHMM` or `+HH` are accepted too.
+
+The result keeps the fraction as written, up to microseconds (`2026-11-30T08:15:02.123456Z`),
+so a re-export yields the same string. Values that are not such a time give None: the
+record is shipped without an event time (its `@timestamp` is then the time Logz.io or
+Logging received it), never refused for it.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime, timedelta, timezone, tzinfo
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+_MOMENT = re.compile(
+    r"\s*(\d{4})-(\d{2})-(\d{2})[ T](\d{1,2}):(\d{2}):(\d{2})(?:[.,](\d{1,9}))?"
+    r"\s*(Z|UTC|[+-]\d{2}(?::?\d{2})?)?\s*",
+    re.IGNORECASE,
+)
+_OFFSET = re.compile(r"([+-])(\d{2})(?::?(\d{2}))?")
+
+
+def zone_of(name: str) -> tzinfo:
+    """`UTC`, an offset (`+02:00`, `-0530`) or an IANA zone name (`Europe/Berlin`), else a
+    ValueError naming the problem."""
+    text = name.strip()
+    if text.upper() in ("UTC", "Z", "GMT"):
+        return UTC
+    offset = _OFFSET.fullmatch(text)
+    if offset:
+        return _fixed(offset)
+    try:
+        return ZoneInfo(text)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise ValueError(
+            f"{text!r} is not UTC, an offset like +02:00, or a time zone name this "
+            "system knows (install the tzdata package for names)"
+        ) from exc
+
+
+def _fixed(match: re.Match[str]) -> timezone:
+    sign, hours, minutes = match.group(1), int(match.group(2)), int(match.group(3) or 0)
+    if hours > 23 or minutes > 59:
+        raise ValueError(f"offset {match.group(0)!r} is out of range")
+    delta = timedelta(hours=hours, minutes=minutes)
+    return timezone(-delta if sign == "-" else delta)
+
+
+def oracle_time(value: object, zone: tzinfo = UTC) -> str | None:
+    """`value` (see the module doc) as RFC 3339 UTC, reading a value without a zone in
+    `zone`; None when it is not such a time."""
+    if not isinstance(value, str):
+        return None
+    m = _MOMENT.fullmatch(value)
+    if m is None:
+        return None
+    year, month, day, hour, minute, second = (int(g) for g in m.groups()[:6])
+    digits = m.group(7) or ""
+    written = m.group(8)
+    try:
+        if written is None:
+            tz = zone
+        elif written.upper() in ("Z", "UTC"):
+            tz = UTC
+        else:
+            offset = _OFFSET.fullmatch(written)
+            assert offset is not None  # the pattern only lets offsets through
+            tz = _fixed(offset)
+        moment = datetime(year, month, day, hour, minute, second, tzinfo=tz)
+    except ValueError:
+        return None  # Feb 30, hour 25, an offset out of range
+    utc = moment.astimezone(UTC)
+    text = utc.strftime("%Y-%m-%dT%H:%M:%S")
+    if digits:
+        text += "." + digits[:6]  # as many digits as written, to microseconds
+    return text + "Z"
+
+
+def busstop_time(date: object, time: object) -> str | None:
+    """Bus-stop `Date` and `Time` (UTC) as RFC 3339, None when they are not a time."""
+    if not isinstance(date, str) or not isinstance(time, str):
+        return None
+    if "-" not in date or ":" not in time:
+        return None
+    return oracle_time(f"{date} {time}", UTC)
