@@ -139,16 +139,21 @@ def get_small_object(client: Any, obj: ObjectRef, name: str, what: str) -> bytes
 
 
 def list_names(
-    client: Any, prefix: ObjectRef, what: str, start: str | None = None
+    client: Any,
+    prefix: ObjectRef,
+    what: str,
+    start: str | None = None,
+    page_size: int | None = None,
 ) -> Iterator[str]:
     """Every object name under `prefix.name` in its bucket (from `start` on, when given:
     names at or after it), page by page (each page under the small-object time limit and
-    retry policy)."""
+    retry policy; `page_size` names at most, the service's default when None)."""
 
     def page(after: str | None) -> Any:
         return client.list_objects(
-            prefix.namespace, prefix.bucket, prefix=prefix.name, start=after, fields="name"
-        )
+            prefix.namespace, prefix.bucket, prefix=prefix.name, start=after, fields="name",
+            limit=page_size,
+        )  # fmt: skip
 
     while True:
         resp = storage_call(lambda: page(start), prefix, what)  # noqa: B023 - called at once

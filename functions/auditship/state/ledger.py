@@ -198,6 +198,12 @@ def _safe_etag(etag: str) -> str:
     return "".join(c if c.isalnum() or c in "-_." else "_" for c in etag) or "no-etag"
 
 
+def marker_name(prefix: str, name: str, etag: str, suffix: str) -> str:
+    """The name of the `suffix` marker (done, progress, lease) of object `name` at `etag`,
+    under ledger prefix `prefix`: the ETag is in the name, so a listing answers is_done."""
+    return f"{prefix}{name}@{_safe_etag(etag)}.{suffix}"
+
+
 class ObjectStorageLedger:
     def __init__(self, client: Any, prefix: str) -> None:
         self._client = watch_client(client)
@@ -206,7 +212,7 @@ class ObjectStorageLedger:
         self._leases: dict[str, str] = {}  # lease key -> the ETag of our own version
 
     def _key(self, obj: ObjectRef, suffix: str) -> str:
-        return f"{self.prefix}{obj.name}@{_safe_etag(obj.etag)}.{suffix}"
+        return marker_name(self.prefix, obj.name, obj.etag, suffix)
 
     def _get(self, obj: ObjectRef, key: str) -> bytes | None:
         return get_small_object(self._client, obj, key, f"reading ledger {key}")
