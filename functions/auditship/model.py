@@ -61,6 +61,7 @@ class RejectKind(StrEnum):
     UNPREPARABLE = "unpreparable"  # preparing the record failed unexpectedly (a bug)
     SINK_REFUSED = "sink-refused"  # the sink answered that it will not take it (400, 413)
     DECODE_DAMAGE = "decode-damage"  # compressed bytes that could not be decoded
+    BAD_ROW = "bad-row"  # a line or row of a text format that does not fit its header
 
 
 @dataclass(slots=True)

@@ -23,6 +23,7 @@ from auditship.deadline import Deadline
 from auditship.delivery.batcher import Batcher
 from auditship.delivery.sender import Batch, Failure, Sender, Sent
 from auditship.errors import AuditShipError
+from auditship.formats.options import FormatOptions
 from auditship.model import ObjectRef, Reject, RejectKind
 from auditship.retry import SINK_POLICY, RetryPolicy
 from auditship.sinks.base import Prepared, Sink
@@ -46,6 +47,8 @@ class ShipOptions:
     fast_path: bool = True
     # Progress is saved this often while running: a crash repeats at most this much work.
     checkpoint_seconds: float = 10.0
+    # Bus-stop files and database exports: their records' types and time zone.
+    formats: FormatOptions = field(default_factory=FormatOptions)
 
 
 # Saves a checkpoint while the run goes on; returns why the run must stop, or None.

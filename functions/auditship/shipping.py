@@ -73,7 +73,7 @@ def ship_object(
         stage = stage_for(
             obj, normalizer, sink,
             max_record_bytes=opts.max_record_bytes, workers=opts.workers,
-            fast_path=opts.fast_path,
+            fast_path=opts.fast_path, formats=opts.formats,
         )  # fmt: skip
         margin = opts.deadline_margin_seconds
         windows = ObjectWindows(obj, reader, stage, progress, deadline, margin)

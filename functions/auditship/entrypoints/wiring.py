@@ -8,6 +8,7 @@ from typing import Any
 
 from auditship.config import Settings
 from auditship.errors import ConfigError
+from auditship.formats.options import FormatOptions
 from auditship.pipeline import ShipOptions
 from auditship.sinks.base import Sink
 from auditship.transforms.normalize import NormalizeOptions, Normalizer
@@ -76,4 +77,9 @@ def ship_options_for(settings: Settings, force: bool = False) -> ShipOptions:
         force=force,
         workers=settings.workers,
         fast_path=settings.fast_path,
+        formats=FormatOptions(
+            fmw_type=settings.fmw_type,
+            dbaudit_type=settings.dbaudit_type,
+            time_zone=settings.dbaudit_time_zone,
+        ),
     )

@@ -17,13 +17,15 @@ batch to `send`, in stream order, one at a time.
   `CredentialsRejectedError` when nothing will get through (stops the call).
 - `letter(payload)` is how a prepared record is kept in a dead letter: bytes that a
   replay (`--dead-letters`) can ship again as one record.
+- `with_type(log_type)` is the same sink typing records `log_type` (Logz.io's `type`,
+  PutLogs' LogEntryBatch type): records of bus-stop files and database exports.
 - Nothing a sink raises or returns may contain a secret.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from auditship.delivery.batcher import BatchLimits
 from auditship.model import ObjectRef, Record, RejectKind
@@ -66,4 +68,21 @@ class Sink(Protocol):
 
     def letter(self, payload: Any) -> bytes: ...
 
+    def with_type(self, log_type: str) -> Sink:
+        """This sink, typing the records it prepares `log_type` (records of another
+        format in the same run); it shares this sink's connections and is never closed."""
+        ...
+
     def close(self) -> None: ...
+
+
+S = TypeVar("S")
+
+
+def copy_with(sink: S, **changes: Any) -> S:
+    """A shallow copy of `sink` with some attributes changed (for `with_type`): not
+    `copy.copy`, which would go through a sink's `__getstate__` (which drops secrets)."""
+    clone = object.__new__(type(sink))
+    clone.__dict__.update(sink.__dict__)
+    clone.__dict__.update(changes)
+    return clone

@@ -39,7 +39,7 @@ from auditship.errors import (
 )
 from auditship.model import ObjectRef, Record, RejectKind, compact_json, nesting_depth
 from auditship.retry import retry_after_in
-from auditship.sinks.base import BatchLimits, Delivery, Prepared, RecordRefused
+from auditship.sinks.base import BatchLimits, Delivery, Prepared, RecordRefused, copy_with
 from auditship.timeouts import bounded, watch_session
 
 try:  # pragma: no cover - platform dependent
@@ -95,6 +95,9 @@ class LogzioSink:
 
     def __repr__(self) -> str:  # never show the token
         return f"LogzioSink(host={self._host!r}, type={self._type!r})"
+
+    def with_type(self, log_type: str) -> LogzioSink:
+        return copy_with(self, _type=log_type)
 
     def fast_spec(self) -> str:
         """The log type, for the C fast path, which repeats `prepare` (fastpath.py)."""

@@ -47,7 +47,7 @@ from auditship.errors import (
 )
 from auditship.model import ObjectRef, Record, RejectKind, compact_json
 from auditship.retry import is_transient_status, retry_after_in
-from auditship.sinks.base import BatchLimits, Delivery, Prepared, RecordRefused
+from auditship.sinks.base import BatchLimits, Delivery, Prepared, RecordRefused, copy_with
 from auditship.timeouts import bounded, watch_client
 
 # The service documents "each entry should be less than 1 MB" without saying whether MB is
@@ -181,6 +181,10 @@ class OciLoggingSink:
             max_items=max_entries,
             separator_bytes=1,
         )
+
+    def with_type(self, log_type: str) -> OciLoggingSink:
+        """Records without a `type` of their own go into LogEntryBatches of `log_type`."""
+        return copy_with(self, default_type=log_type)
 
     # -- prepare ------------------------------------------------------------------------
 

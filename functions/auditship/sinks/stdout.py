@@ -11,7 +11,7 @@ from typing import Any, BinaryIO
 
 from auditship.config import LOGZIO_MAX_LINE_BYTES
 from auditship.model import ObjectRef, Record
-from auditship.sinks.base import BatchLimits, Delivery, Prepared
+from auditship.sinks.base import BatchLimits, Delivery, Prepared, copy_with
 from auditship.sinks.logzio import LogzioSink
 
 
@@ -36,6 +36,9 @@ class StdoutSink:
     def send(self, batch: list[Prepared], obj: ObjectRef, timeout: float) -> Delivery:
         self._stream.write(b"".join([p.payload + b"\n" for p in batch]))
         return Delivery(accepted=len(batch))
+
+    def with_type(self, log_type: str) -> StdoutSink:
+        return copy_with(self, _format=self._format.with_type(log_type))
 
     def letter(self, payload: Any) -> bytes:
         return bytes(payload)

@@ -25,6 +25,8 @@ from typing import Any, Protocol
 
 from auditship.deadline import Deadline
 from auditship.errors import AuditShipError, SourceError
+from auditship.formats.options import FormatOptions
+from auditship.formats.stage import SniffingStage, Stage
 from auditship.model import ObjectRef, Reject, RejectKind
 from auditship.sinks.base import Sink
 from auditship.transforms import fastpath
@@ -62,16 +64,23 @@ def stage_for(
     max_record_bytes: int,
     workers: int,
     fast_path: bool,
-) -> InlineStage | WindowedStage:
-    """How windows are prepared: the C fast path in `workers` threads where it can run,
-    else `workers` processes (more than one) or this thread. A process pool forks, so
+    formats: FormatOptions | None = None,
+) -> SniffingStage:
+    """How windows are prepared. The object's first bytes say its format
+    (`formats.stage.SniffingStage`): a bus-stop file or a database export is read by its
+    format's reader; OCI audit JSON by the C fast path in `workers` threads where it can
+    run, else `workers` processes (more than one) or this thread. A process pool forks, so
     build the stage before any thread of the run starts."""
+    json_stage: InlineStage | WindowedStage
     spec = fastpath.spec_for(normalizer, sink, max_record_bytes) if fast_path else None
     if spec is not None:
-        return fastpath.NativeStage(obj, normalizer, sink, max_record_bytes, spec, workers)
-    if workers > 1:
-        return PoolStage(obj, normalizer, sink, max_record_bytes, workers)
-    return InlineStage(obj, normalizer, sink, max_record_bytes)
+        json_stage = fastpath.NativeStage(obj, normalizer, sink, max_record_bytes, spec, workers)
+    elif workers > 1:
+        json_stage = PoolStage(obj, normalizer, sink, max_record_bytes, workers)
+    else:
+        json_stage = InlineStage(obj, normalizer, sink, max_record_bytes)
+    options = formats or FormatOptions()
+    return SniffingStage(json_stage, obj, normalizer, sink, options, max_record_bytes)
 
 
 def reject_window(reject: Reject) -> Window:
@@ -90,7 +99,7 @@ class ObjectWindows:
         self,
         obj: ObjectRef,
         reader: Reader,
-        stage: InlineStage | WindowedStage,
+        stage: Stage,
         progress: Callable[[int], None] | None = None,
         deadline: Deadline | None = None,
         margin: float = 0.0,

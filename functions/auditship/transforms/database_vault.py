@@ -53,7 +53,8 @@ _NULLS = ("", "null", "NULL")
 def is_database_vault(policies: object, audit_type: object, names: Mapping[str, Any]) -> bool:
     if isinstance(policies, str) and any(p in policies.upper() for p in DV_POLICIES):
         return True
-    if isinstance(audit_type, str) and audit_type.upper() == "DATABASE_VAULT":
+    # Data Safe writes DATABASE_VAULT; UNIFIED_AUDIT_TRAIL.AUDIT_TYPE says "Database Vault".
+    if isinstance(audit_type, str) and audit_type.upper().replace(" ", "_") == "DATABASE_VAULT":
         return True
     return any(str(k).upper().startswith("DV_") for k in names)
 

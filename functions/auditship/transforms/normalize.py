@@ -4,8 +4,9 @@ Contract (the only changes made to a record; every other field is left as it was
 - A Logging search-result wrapper `{"datetime": ..., "logContent": {...}}` is unwrapped to
   its `logContent`; the wrapper's `datetime` is the fallback event time.
 - The event time is the record's own `time` (Logging `_Audit` shape), else `eventTime`
-  (Audit API shape), else `auditEventTime` (Data Safe), else the wrapper's `datetime`
-  (epoch ms). Strings are kept as written
+  (Audit API shape), else `auditEventTime` (Data Safe), else, for records of bus-stop
+  files and database exports (`stamped`), the `@timestamp` their readers set (`formats`),
+  else the wrapper's `datetime` (epoch ms). Strings are kept as written
   (OCI writes RFC 3339 UTC); epoch numbers become RFC 3339 UTC with milliseconds.
 - Optional filter on `data.request.action` (off by default: the connector already filters).
   Filtered records are counted, never shipped, never dead-lettered.
@@ -96,8 +97,11 @@ class NormalizeOptions:
 class Normalizer:
     """Applies `NormalizeOptions` to records. Build once, call per record."""
 
-    def __init__(self, options: NormalizeOptions | None = None) -> None:
+    def __init__(self, options: NormalizeOptions | None = None, stamped: bool = False) -> None:
         self.options = options or NormalizeOptions()
+        # Only format readers' records: an audit JSON record's own `@timestamp` is not
+        # its event time (and the C fast path, which must agree, never reads it).
+        self._stamped = stamped
         self._plan = build_redact_plan(self.options.redact_paths)
         names = sorted({name for _, step in self._plan for name in step})
         self._scrub = (
@@ -145,6 +149,7 @@ class Normalizer:
             event_time = (
                 _time_value(record.get("eventTime"))
                 or _time_value(record.get("auditEventTime"))
+                or (self._stamped and _time_value(record.get("@timestamp")))
                 or _time_value(fallback)
             )
         if self._actions is not None and _action(record) not in self._actions:
