@@ -25,16 +25,13 @@ SQLcl writes one document per query:
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Generator, Iterator
 from typing import Any
 
-import orjson
-
 from auditship.formats.export_rows import ExportRows
 from auditship.model import Reject, RejectKind
-from auditship.transforms.repair import Parsed
+from auditship.transforms.repair import Parsed, loads_exact
 
 START = re.compile(rb'\s*\{\s*"results"\s*:\s*\[')
 _WS = re.compile(rb"[\s,]*")
@@ -269,12 +266,9 @@ def _scalar_end(buf: bytearray, pos: int) -> int | None:
 
 def _loads(raw: bytes) -> Any:
     try:
-        return orjson.loads(raw)
-    except orjson.JSONDecodeError:
-        try:
-            return json.loads(raw)  # integers wider than 64 bits
-        except ValueError:
-            return None
+        return loads_exact(raw)
+    except ValueError:
+        return None
 
 
 def _column_names(raw: bytes) -> dict[str, str]:

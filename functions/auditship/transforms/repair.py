@@ -415,6 +415,19 @@ def _exact(piece: bytes | memoryview, record: dict[str, Any]) -> dict[str, Any]:
     return exact if type(exact) is dict else record
 
 
+def loads_exact(raw: bytes) -> Any:
+    """`raw` parsed as orjson parses it, but with integers beyond 64 bits exact (orjson
+    reads them as floats; then the stdlib parses again). Raises ValueError for bytes that
+    are not JSON."""
+    value = orjson.loads(raw)
+    if _digit_runs(raw):
+        try:
+            return json.loads(raw)
+        except (ValueError, RecursionError):
+            pass
+    return value
+
+
 def _noted(reject: Reject) -> Reject:
     """`reject` with its reason naming the whole stretch when it keeps only part of it."""
     if reject.covered > len(reject.raw):
