@@ -3,6 +3,7 @@ functions' code, run from a laptop.
 
     oci-audit-ship SOURCE... [--to stdout|logzio|oci-logging]
     oci-audit-ship audit:[OCID] | datasafe:[OCID] [--since T] [--until T] [--to ...]
+    oci-audit-ship --sweep oci://<ns>/<bucket>/<prefix> [--older-than 15m] [--to ...]
 
 SOURCE is a local file (gzip or plain) or oci://<namespace>/<bucket>/<object>; a trailing
 `/` means every object under that prefix. `audit:` and `datasafe:` are API sources: the
@@ -40,6 +41,7 @@ from auditship.entrypoints.collecting import (
     parse_since_until,
     source_settings,
 )
+from auditship.entrypoints.sweeping import sweep
 from auditship.entrypoints.wiring import build_sink, normalizer_for, ship_options_for
 from auditship.errors import AuditShipError, ConfigError
 from auditship.logs import configure_logging
@@ -52,6 +54,7 @@ from auditship.sources.object_storage import ObjectStorageReader
 from auditship.sources.replay import DeadLetterReplayReader
 from auditship.state.cursor_store import StateLocation
 from auditship.state.ledger import LocalLedger, ObjectStorageLedger
+from auditship.sweep import parse_sweep_target
 
 log = logging.getLogger("auditship")
 
@@ -75,12 +78,19 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument(
         "sources",
-        nargs="+",
+        nargs="*",
         metavar="SOURCE",
         help="a file (- for standard input), oci://ns/bucket/object (a trailing / for "
         "every object under that prefix), or an API source: audit:[OCID], datasafe:[OCID]",
     )
     p.add_argument("--to", choices=("stdout", "logzio", "oci-logging"), default="stdout")
+    p.add_argument(
+        "--sweep",
+        metavar="oci://NS/BUCKET/PREFIX",
+        help="instead of SOURCEs: ship every object under the prefix that has no done marker "
+        "for its current ETag and is older than --older-than (what lost events missed)",
+    )
+    p.add_argument("--older-than", help="the sweep's grace period (env SWEEP_OLDER_THAN; 15m)")
     p.add_argument("--logzio-url", help="listener URL (env LOGZIO_URL; default US, port 8071)")
     p.add_argument("--logzio-token", help="shipping token (env LOGZIO_TOKEN)")
     p.add_argument("--logzio-type", help="Logz.io log type (env LOGZIO_TYPE; default oci-audit)")
@@ -231,7 +241,7 @@ def _job(args: argparse.Namespace, env: dict[str, str]) -> _Job:
     remote = [(ref, is_prefix) for ref, is_prefix in parsed if not ref.is_local]
     local = [ref for ref, _ in parsed if ref.is_local]
     clients = None
-    if remote or args.to == "oci-logging" or settings.logzio_token_secret_ocid:
+    if remote or args.sweep or args.to == "oci-logging" or settings.logzio_token_secret_ocid:
         from auditship.oci_clients import OciClients
 
         clients = OciClients(
@@ -251,20 +261,24 @@ def _ship_local(job: _Job) -> Summary:
     return ship_all(job.local, [], runtime, job.deadline, _progress(job.args, sum(sizes)))
 
 
-def _ship_remote(job: _Job) -> Summary:
+def _remote_runtime(job: _Job) -> Runtime:
     settings, storage = job.settings, job.clients.object_storage
     reader = ObjectStorageReader(storage)
     # A replay lists the dead-letter prefix itself: only ledger objects are ours then.
     own = (settings.ledger_prefix,) if job.args.dead_letters else (
         settings.dead_letter_prefix, settings.ledger_prefix,
     )  # fmt: skip
-    runtime = job.runtime(
+    return job.runtime(
         reader,
         ObjectStorageDeadLetterStore(storage, settings.dead_letter_prefix),
         ObjectStorageLedger(storage, settings.ledger_prefix),
         lister=reader.list,
         own_prefixes=own,
     )
+
+
+def _ship_remote(job: _Job) -> Summary:
+    runtime = _remote_runtime(job)
     objects = [r for r, is_prefix in job.remote if not is_prefix]
     prefixes = [(r.namespace, r.bucket, r.name) for r, is_prefix in job.remote if is_prefix]
     return ship_all(objects, prefixes, runtime, job.deadline, _progress(job.args, None))
@@ -272,8 +286,15 @@ def _ship_remote(job: _Job) -> Summary:
 
 def run(argv: list[str] | None = None, env: dict[str, str] | None = None) -> int:
     configure_logging()
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
     environ = dict(os.environ if env is None else env)
+    if args.sweep is not None:
+        if args.sources or args.dead_letters or args.force or args.since or args.until:
+            parser.error("--sweep takes no SOURCE, --dead-letters, --force, --since or --until")
+        return _sweep(args, environ)
+    if not args.sources or args.older_than:
+        parser.error("give a SOURCE, or --sweep (--older-than is for a sweep)")
     try:
         addresses = [parse_api_address(s) for s in args.sources]
     except AuditShipError as exc:
@@ -308,6 +329,26 @@ def run(argv: list[str] | None = None, env: dict[str, str] | None = None) -> int
     finally:
         job.sink.close()
     return _report(total, job.readers)
+
+
+def _sweep(args: argparse.Namespace, env: dict[str, str]) -> int:
+    """--sweep: ship what has no done marker under a prefix (entrypoints/sweeping.py)."""
+    try:
+        request = parse_sweep_target(args.sweep, args.older_than)
+        job = _job(args, env)
+    except (ValueError, AuditShipError) as exc:
+        print(f"oci-audit-ship: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    _stop_on_signals(job.deadline, job.settings.deadline_margin_seconds)
+    try:
+        swept = sweep(request, _remote_runtime(job), settings=job.settings,
+                      storage=job.clients.object_storage, deadline=job.deadline)  # fmt: skip
+    except ConfigError as exc:
+        print(f"oci-audit-ship: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    finally:
+        job.sink.close()
+    return _report(swept.summary, job.readers, swept.to_json_dict())
 
 
 def _collect(args: argparse.Namespace, env: dict[str, str], address: ApiAddress) -> int:

@@ -7,7 +7,9 @@ Accepted payloads:
   `{"object": "oci://<ns>/<bucket>/<name>"}`, `{"objects": ["oci://...", ...]}`,
   `{"prefix": "oci://<ns>/<bucket>/<prefix>/"}`, or the long form
   `{"namespace": ..., "bucket": ..., "object"|"objects"|"prefix": ...}`;
-  add `"force": true` to ship again objects that were already shipped.
+  add `"force": true` to ship again objects that were already shipped;
+- a reconciliation sweep: `{"sweep": "oci://<ns>/<bucket>/<prefix>", "older_than": "15m"}`
+  (see entrypoints/sweeping.py).
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import orjson
 from auditship.errors import PayloadError, SourceError
 from auditship.model import ObjectRef
 from auditship.sources.address import parse_source
+from auditship.sweep import SweepRequest, parse_sweep_request
 
 CREATE_OBJECT = "com.oraclecloud.objectstorage.createobject"
 
@@ -29,6 +32,7 @@ class Invocation:
     objects: list[ObjectRef] = field(default_factory=list)
     prefixes: list[tuple[str, str, str]] = field(default_factory=list)  # (ns, bucket, prefix)
     force: bool = False
+    sweep: SweepRequest | None = None  # a sweep names no object: it lists them
 
 
 def parse_invocation(payload: bytes) -> Invocation:
@@ -38,6 +42,8 @@ def parse_invocation(payload: bytes) -> Invocation:
         doc = orjson.loads(payload)
     except orjson.JSONDecodeError as exc:
         raise PayloadError(f"payload is not JSON ({exc.msg} at byte {exc.pos})") from None
+    if isinstance(doc, dict) and "sweep" in doc:
+        return Invocation(sweep=parse_sweep_request(doc))
     inv = Invocation()
     items = doc if isinstance(doc, list) else [doc]
     for item in items:

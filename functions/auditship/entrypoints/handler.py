@@ -28,6 +28,7 @@ from auditship.config import Settings
 from auditship.deadline import Deadline
 from auditship.delivery.deadletter import ObjectStorageDeadLetterStore
 from auditship.entrypoints.events import parse_invocation
+from auditship.entrypoints.sweeping import sweep_in_function
 from auditship.entrypoints.wiring import build_sink, normalizer_for, ship_options_for
 from auditship.errors import AuditShipError
 from auditship.logs import configure_logging
@@ -124,11 +125,22 @@ def make_handler(sink_kind: str) -> Callable[..., Any]:
         try:
             invocation = parse_invocation(payload)
             runtime = container.runtime_for(function_config(ctx), invocation.force)
-            summary = ship_all(invocation.objects, invocation.prefixes, runtime, deadline_of(ctx))
+            if invocation.sweep is not None:
+                assert container.settings is not None  # built by runtime_for
+                swept = sweep_in_function(
+                    invocation.sweep, runtime, settings=container.settings,
+                    clients=container.clients, ctx=ctx, deadline=deadline_of(ctx),
+                )  # fmt: skip
+                summary, line = swept.summary, swept.to_json_dict()
+            else:
+                summary = ship_all(
+                    invocation.objects, invocation.prefixes, runtime, deadline_of(ctx)
+                )
+                line = summary.to_json_dict()
         except AuditShipError as exc:
             log.error("invocation failed: %s", exc)
             raise ShipFailedError(orjson.dumps({"error": str(exc)}).decode()) from None
-        body = orjson.dumps(summary.to_json_dict()).decode()
+        body = orjson.dumps(line).decode()
         print(body, file=sys.stderr, flush=True)  # one line per call in the function log
         if not summary.complete:
             raise ShipFailedError(body)
