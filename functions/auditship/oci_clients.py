@@ -3,8 +3,8 @@ clients are created per call) and pointed at overridable endpoints.
 
 Auth: resource principals inside OCI Functions; the OCI config file for the operator
 command. Endpoint overrides (settings `OCI_OBJECTSTORAGE_ENDPOINT`,
-`OCI_LOGGING_INGESTION_ENDPOINT`, `OCI_SECRETS_ENDPOINT`) let the same code talk to
-private endpoints or to loopback test servers.
+`OCI_LOGGING_INGESTION_ENDPOINT`, `OCI_SECRETS_ENDPOINT`, `OCI_MONITORING_ENDPOINT`, ...)
+let the same code talk to private endpoints or to loopback test servers.
 """
 
 from __future__ import annotations
@@ -21,6 +21,11 @@ from auditship.timeouts import bounded, watch_client
 _RAW = {"skip_deserialization": True}
 SECRET_READ_SECONDS = 10.0  # the whole request for the token
 _SECRET_TTL_SECONDS = 300  # re-read the Vault secret now and then so rotations take effect
+# PostMetricData is served by telemetry-ingestion, not by the `telemetry` endpoint the SDK's
+# MonitoringClient defaults to (its post_metric_data docstring); the domain is the region's
+# realm's, as the SDK resolves it (oraclecloud.com in OC1).
+TELEMETRY_INGESTION = "https://telemetry-ingestion.{region}.{secondLevelDomain}"
+MONITORING_TIMEOUT = (2.0, 3.0)  # (connect, read) s: metrics must not hold a run (metrics.py)
 
 
 class OciClients:
@@ -64,7 +69,7 @@ class OciClients:
                 config["region"] = region
             kwargs: dict[str, Any] = {"signer": self._signer, **extra}
             if endpoint:
-                kwargs["service_endpoint"] = endpoint.replace("{region}", region or self.region)
+                kwargs["service_endpoint"] = _in_region(endpoint, region or self.region)
             # Our own loops retry with the function's deadline in mind; the SDK's default
             # strategy could sleep for minutes past it.
             kwargs["retry_strategy"] = oci.retry.NoneRetryStrategy()
@@ -137,6 +142,11 @@ class OciClients:
     def logging_ingestion(self) -> Any:
         return self._client("ingestion")
 
+    @property
+    def monitoring(self) -> Any:
+        """PostMetricData (telemetry-ingestion) in this region, or OCI_MONITORING_ENDPOINT."""
+        return self._client("monitoring")
+
     def secret_text(self, secret_ocid: str) -> str:
         """The current value of a Vault secret (base64 content decoded as UTF-8)."""
         import oci
@@ -192,7 +202,21 @@ def _factory(kind: str, s: Settings) -> tuple[Any, str, dict[str, Any]]:
         return oci.functions.FunctionsManagementClient, s.functions_endpoint, {}
     if kind == "invoke":
         return oci.functions.FunctionsInvokeClient, s.functions_invoke_endpoint, {}
+    if kind == "monitoring":
+        endpoint = s.monitoring_endpoint or TELEMETRY_INGESTION
+        return oci.monitoring.MonitoringClient, endpoint, {"timeout": MONITORING_TIMEOUT}
     raise ValueError(f"unknown client {kind!r}")
+
+
+def _in_region(endpoint: str, region: str) -> str:
+    """`endpoint` with `{region}` (and `{secondLevelDomain}`, the realm's domain) filled."""
+    if "{secondLevelDomain}" in endpoint:
+        import oci
+
+        # The service name is not used when a template is given.
+        filled = oci.regions.endpoint_for("monitoring", region, service_endpoint_template=endpoint)
+        return str(filled)
+    return endpoint.replace("{region}", region)
 
 
 def _config_problem(location: str, profile: str, exc: Exception) -> str:

@@ -24,10 +24,11 @@ from auditship.delivery.batcher import Batcher
 from auditship.delivery.sender import Batch, Failure, Sender, Sent
 from auditship.errors import AuditShipError
 from auditship.formats.options import FormatOptions
+from auditship.metrics import newest_event_time
 from auditship.model import ObjectRef, Reject, RejectKind
 from auditship.retry import SINK_POLICY, RetryPolicy
 from auditship.sinks.base import Prepared, Sink
-from auditship.state.accounting import Accounting
+from auditship.state.accounting import Accounting, RunTally
 from auditship.state.ledger import Progress
 from auditship.transforms.prepare import RECORD, Item, ItemKind, Window
 
@@ -41,6 +42,7 @@ class ShipOptions:
     deadline_margin_seconds: float = 20.0
     retry: RetryPolicy = field(default_factory=lambda: SINK_POLICY)
     force: bool = False  # ignore the done-marker and checkpoint (operator replays)
+    tally: RunTally | None = None  # the run's, when its metrics are posted (metrics.py)
     # Record preparation: the C fast path in `workers` threads when it can run,
     # else `workers` processes (>1) or this thread (1); see sources.objects.stage_for.
     workers: int = 1
@@ -76,6 +78,8 @@ class Pipeline:
         self._sink = sink
         self._acc = accounting
         self._summary = accounting.summary
+        self._tally = options.tally  # None (no metrics): nothing is looked at per batch
+        accounting.report_to(options.tally)
         self._deadline = deadline
         self._margin = options.deadline_margin_seconds
         self._batcher = Batcher(sink.limits)
@@ -113,6 +117,8 @@ class Pipeline:
             pass
         except AuditShipError as exc:
             self._fail(str(exc))
+        if self._tally is not None:
+            self._tally.unit_ended(self._summary.complete)
 
     def close(self) -> None:
         self._sender.close()
@@ -248,6 +254,9 @@ class Pipeline:
         delivery = sent.delivery
         if delivery is not None:
             acc.delivered(delivery.accepted)
+            if self._tally is not None and delivery.accepted:
+                # A partly refused batch does not say which records were taken: all count.
+                self._tally.delivered(newest_event_time(p.payload for p in batch.items))
             if delivery.refused:
                 acc.refused_batch(
                     first, self._letters(batch, delivery.refused_reason), delivery.refused

@@ -23,16 +23,50 @@ still list are kept (`_trim`).
 from __future__ import annotations
 
 import heapq
+import threading
 from collections import deque
+from datetime import datetime
 
 from auditship.delivery.deadletter import DeadLetterWriter
 from auditship.model import Reject, Summary
 from auditship.state.ledger import MAX_LISTED_DEAD_LETTERS, Progress
 
 
+class RunTally:
+    """What a whole run (an invocation, an operator run) did beyond the sum of its
+    summaries, for its metrics (metrics.py): the newest own time of a delivered record,
+    the dead letters written durably, and the units (objects, windows) whose pipeline
+    ended incomplete. Shared by every unit of the run; the collector's windows run in
+    threads, so it is guarded by a lock (taken once per batch or part, not per record)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.newest_delivered: datetime | None = None
+        self.letters_written = 0
+        self.units_failed = 0
+
+    def delivered(self, newest: datetime | None) -> None:
+        """A batch was delivered; `newest` is the newest own time among its records."""
+        if newest is None:
+            return
+        with self._lock:
+            if self.newest_delivered is None or newest > self.newest_delivered:
+                self.newest_delivered = newest
+
+    def letters(self, count: int) -> None:
+        with self._lock:
+            self.letters_written += count
+
+    def unit_ended(self, complete: bool) -> None:
+        if not complete:
+            with self._lock:
+                self.units_failed += 1
+
+
 class Accounting:
     def __init__(self, summary: Summary, earlier: Progress, letters: DeadLetterWriter) -> None:
         self.summary = summary
+        self._tally: RunTally | None = None  # the run's, when its metrics are posted
         self._skip_below = earlier.handled_through
         self._earlier_letters = earlier.dead_lettered  # positions an earlier run wrote
         self._letters = letters
@@ -104,6 +138,10 @@ class Accounting:
         if self._undelivered_from is None or first < self._undelivered_from:
             self._undelivered_from = first
 
+    def report_to(self, tally: RunTally | None) -> None:
+        """Also count the dead letters written into `tally` (the run's, for its metrics)."""
+        self._tally = tally
+
     # -- dead letters ----------------------------------------------------------------------
     def reject(self, reject: Reject, index: int) -> None:
         """Dead-letter what is at `index` (from `take`), counted as rejected."""
@@ -135,6 +173,8 @@ class Accounting:
     def _written_now(self, positions: list[int]) -> None:
         if not positions:
             return
+        if self._tally is not None:
+            self._tally.letters(len(positions))  # a letter per position (`letter` asserts it)
         # A part holds everything the writer had: nothing is unwritten any more.
         self._unwritten.clear()
         self._written.extend(positions)
