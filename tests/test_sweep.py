@@ -210,6 +210,23 @@ def test_a_group_that_cannot_be_handed_over_fails_the_sweep_and_names_its_object
     assert f"oci://{NAMESPACE}/{BUCKET}/{PREFIX}0" in swept.summary.errors[0]
 
 
+def test_a_sink_that_refuses_our_credentials_stops_the_sweep() -> None:
+    swept = Swept(SweepRequest(NAMESPACE, BUCKET, PREFIX), timedelta(minutes=15))
+    shipped: list[list[ObjectRef]] = []
+
+    def ship(refs: list[ObjectRef]) -> Summary:
+        shipped.append(refs)
+        return Summary(objects=len(refs), complete=False, credentials_rejected=True)
+
+    dispatcher = Dispatcher(swept, 2, ship, None)
+    for i in range(2):
+        dispatcher.add(ObjectRef(f"{PREFIX}{i}", NAMESPACE, BUCKET, "e"))
+    assert dispatcher.halted
+    dispatcher.finish(inline_ok=True)
+    assert len(shipped) == 1
+    assert not swept.summary.complete
+
+
 def test_sweep_payloads_parse_and_bad_ones_say_why() -> None:
     request = parse_sweep_request({"sweep": f"oci://{NAMESPACE}/{BUCKET}/{PREFIX}",
                                    "older_than": "1h"})  # fmt: skip

@@ -17,7 +17,6 @@ object: counts by verdict, what was shipped inline, fanned out and continued.
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -43,8 +42,6 @@ from auditship.sweep import (
     own_prefix_holding,
     sweep_verdicts,
 )
-
-log = logging.getLogger(__name__)
 
 # A function ships its one group itself only with this much time left after the listing;
 # with less, the group goes to a detached invocation with a whole deadline of its own.
@@ -133,7 +130,6 @@ def sweep(
     swept.skipped_prefixes = tuple(listing.skipped)
     if listing.resume_from is not None and not dispatcher.halted:
         _continue(swept, listing.resume_from, fan_out, deadline)
-    log.info("sweep of %s: %s", request, orjson.dumps(swept.counts.to_json_dict()).decode())
     return swept
 
 
