@@ -424,3 +424,12 @@ def test_detection_waits_for_the_first_line_only() -> None:
     assert detect(b"#", final=False) is Format.BUSSTOP
     record = b'{"data": {"a": 1}, "time": "2026-11-30T00:00:00Z", "x": 1, "y": 2}'
     assert detect(record, final=False) is Format.AUDIT_JSON
+
+
+@given(st.datetimes(), st.integers(0, 9))
+def test_the_busstop_time_shortcut_agrees_with_the_general_reader(moment: Any, digits: int) -> None:
+    day = moment.strftime("%Y-%m-%d")
+    clock = moment.strftime("%H:%M:%S") + (
+        "." + f"{moment.microsecond:06}{'123'}"[:digits] if digits else ""
+    )
+    assert busstop_time(day, clock) == oracle_time(f"{day} {clock}")

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from operator import itemgetter
 from typing import Any
 
 from auditship.formats.lines import Line, LineSplitter
@@ -36,24 +37,24 @@ from auditship.transforms.repair import Parsed
 
 FIELDS = "#Fields:"
 REMARK = "#Remark Values:"
-# One value: a quoted string (group 1 is the quote, group 2 its text) or a bare token.
-_VALUE = r'(")((?:[^"\\]|\\.)*)"|([^\s"][^\s]*)'
-_TOKEN = re.compile(r"[ \t]*(?:" + _VALUE + r")")
-# A whole line of values: quoted strings must be followed by a separator or the end.
-_LINE = re.compile(r'[ \t]*(?:(?:"(?:[^"\\]|\\.)*"|[^\s"]\S*)(?:[ \t]+|$))*')
+# One value: a quoted string that ends before a separator or the end of the line (group 1
+# is the quote, group 2 its text) or a bare token (group 3); anything else is junk (group 4:
+# a quote that does not end, or text glued to a closing quote). One pass, in C.
+_TOKEN = re.compile(r'(")((?:[^"\\]|\\.)*)"(?=[ \t]|$)|([^ \t"][^ \t]*)|([^ \t])')
 _ESCAPE = re.compile(r"\\([\"\\])")
+_UNESCAPE = itemgetter(1)  # a match of _ESCAPE -> the escaped character
 _REMARK_PAIR = re.compile(r'\s*([^\s=,]+)\s*=\s*(?:"((?:[^"\\]|\\.)*)"|([^\s,]*))\s*,?')
 
 
 def tokenize(text: str) -> list[str | None] | None:
     """The values of one data line (`None` for `-`), or None when the line cannot be
     read as values (a quote that does not end, or text glued to a closing quote)."""
-    if _LINE.fullmatch(text) is None:
-        return None
     values: list[str | None] = []
-    for quote, quoted, bare in _TOKEN.findall(text):
+    for quote, quoted, bare, junk in _TOKEN.findall(text):
         if quote:
-            values.append(_ESCAPE.sub(r"\1", quoted) if "\\" in quoted else quoted)
+            values.append(_ESCAPE.sub(_UNESCAPE, quoted) if "\\" in quoted else quoted)
+        elif junk:
+            return None
         else:
             values.append(None if bare == "-" else bare)
     return values
@@ -70,7 +71,7 @@ def remark_values(text: str) -> dict[str, str]:
     """`ComponentType="JPS"` (and more pairs, if any) as a dict."""
     values: dict[str, str] = {}
     for name, quoted, bare in _REMARK_PAIR.findall(text):
-        values[name] = _ESCAPE.sub(r"\1", quoted) if quoted else bare
+        values[name] = _ESCAPE.sub(_UNESCAPE, quoted) if quoted else bare
     return values
 
 

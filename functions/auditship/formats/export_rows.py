@@ -26,7 +26,7 @@ from datetime import UTC, tzinfo
 from typing import Any
 
 from auditship.formats.timestamps import oracle_time
-from auditship.transforms.database_vault import MARKER, is_database_vault, vault_detail
+from auditship.transforms.database_vault import MARKER, is_database_vault, vault_detail_upper
 
 # (column, read in UTC when it has no zone)
 TIME_COLUMNS: tuple[tuple[str, bool], ...] = (
@@ -67,7 +67,7 @@ class ExportRows:
         trail = self._trail or not TRAIL_COLUMNS.isdisjoint(upper)
         policies = upper.get("UNIFIED_AUDIT_POLICIES")
         if trail or is_database_vault(policies, upper.get("AUDIT_TYPE"), upper):
-            record[MARKER] = vault_detail(upper, trail_columns=trail)
+            record[MARKER] = vault_detail_upper([upper], trail_columns=trail)
         return record
 
     def _row_id(self, upper: dict[str, Any]) -> str | None:

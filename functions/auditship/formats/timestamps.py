@@ -18,7 +18,8 @@ Logging received it), never refused for it.
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime, timedelta, timezone, tzinfo
+from datetime import UTC, date, datetime, timedelta, timezone, tzinfo
+from functools import lru_cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 _MOMENT = re.compile(
@@ -64,7 +65,6 @@ def oracle_time(value: object, zone: tzinfo = UTC) -> str | None:
     if m is None:
         return None
     year, month, day, hour, minute, second = (int(g) for g in m.groups()[:6])
-    digits = m.group(7) or ""
     written = m.group(8)
     try:
         if written is None:
@@ -75,20 +75,44 @@ def oracle_time(value: object, zone: tzinfo = UTC) -> str | None:
             offset = _OFFSET.fullmatch(written)
             assert offset is not None  # the pattern only lets offsets through
             tz = _fixed(offset)
-        moment = datetime(year, month, day, hour, minute, second, tzinfo=tz)
+        utc_minute = _utc_minute(year, month, day, hour, minute, tz)
     except ValueError:
         return None  # Feb 30, hour 25, an offset out of range
-    utc = moment.astimezone(UTC)
-    text = utc.strftime("%Y-%m-%dT%H:%M:%S")
-    if digits:
-        text += "." + digits[:6]  # as many digits as written, to microseconds
-    return text + "Z"
+    if utc_minute is None or second > 59:
+        return None
+    digits = m.group(7)
+    fraction = "." + digits[:6] if digits else ""  # as many digits as written, to microseconds
+    return f"{utc_minute}:{second:02}{fraction}Z"
 
 
-def busstop_time(date: object, time: object) -> str | None:
-    """Bus-stop `Date` and `Time` (UTC) as RFC 3339, None when they are not a time."""
-    if not isinstance(date, str) or not isinstance(time, str):
+@lru_cache(maxsize=4096)
+def _utc_minute(year: int, month: int, day: int, hour: int, minute: int, tz: tzinfo) -> str:
+    """The UTC minute of a local one, `YYYY-MM-DDTHH:MM` (audit rows come many a minute:
+    each minute is converted once). Zone offsets are whole minutes, so seconds carry over."""
+    utc = datetime(year, month, day, hour, minute, tzinfo=tz).astimezone(UTC)
+    return f"{utc.year:04}-{utc.month:02}-{utc.day:02}T{utc.hour:02}:{utc.minute:02}"
+
+
+_CLOCK = re.compile(r"([01]\d|2[0-3]):[0-5]\d:[0-5]\d(?:\.(\d{1,9}))?")
+
+
+@lru_cache(maxsize=512)
+def _is_date(text: str) -> bool:
+    try:
+        return len(text) == 10 and bool(date.fromisoformat(text))
+    except ValueError:
+        return False
+
+
+def busstop_time(day: object, clock: object) -> str | None:
+    """Bus-stop `Date` (YYYY-MM-DD) and `Time` (HH:MM:SS[.fff]), UTC, as RFC 3339; None
+    when they are not a time. Dates repeat line after line: each is checked once."""
+    if not isinstance(day, str) or not isinstance(clock, str) or not _is_date(day):
         return None
-    if "-" not in date or ":" not in time:
+    m = _CLOCK.fullmatch(clock)
+    if m is None:
         return None
-    return oracle_time(f"{date} {time}", UTC)
+    fraction = m.group(2)
+    if fraction is not None and len(fraction) > 6:
+        clock = clock[: len(clock) - len(fraction) + 6]  # to microseconds, like oracle_time
+    return f"{day}T{clock}Z"

@@ -27,7 +27,7 @@ matched without regard to case, because exports and Data Safe write them differe
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 MARKER = "databaseVault"
@@ -64,6 +64,13 @@ def vault_detail(*sources: Mapping[str, Any], trail_columns: bool = False) -> di
     The plain `AUDIT_TRAIL$` names (ACTION, ACTION_NAME, ...) are read only when
     `trail_columns` is set: elsewhere `ACTION` means something else."""
     upper = [{str(k).upper(): v for k, v in s.items()} for s in sources]
+    return vault_detail_upper(upper, trail_columns)
+
+
+def vault_detail_upper(
+    upper: Sequence[Mapping[str, Any]], trail_columns: bool = False
+) -> dict[str, Any]:
+    """`vault_detail` of sources whose keys are upper case already (export rows)."""
     detail: dict[str, Any] = {}
     for stable, names in FIELDS:
         for name in names if trail_columns else names[:1]:
