@@ -2,9 +2,10 @@
 
 `ObjectWindows` reads the object on a thread of its own (`Reader.read`, ranged GETs that
 resume), decompresses it there (ISA-L releases the GIL) into a small bounded queue, and
-cuts and prepares the stream into `Window`s with a stage (`stage_for`: the C fast path in
-threads, worker processes, or this thread). What it yields is what `pipeline.Pipeline`
-takes from any source.
+cuts and prepares the stream into `Window`s with a stage (`stage_for`: the object's first
+bytes say its format; OCI audit JSON goes to the C fast path in threads, worker processes,
+or this thread; bus-stop files and database exports to their readers, `formats`). What it
+yields is what `pipeline.Pipeline` takes from any source.
 
 - Damage the decoder reports (`DecodeFault`) ends what was decoded before it (a record it
   cuts is a reject of its own) and becomes one `DECODE_DAMAGE` reject, in stream order;
