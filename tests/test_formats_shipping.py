@@ -10,6 +10,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from auditship.deadline import Deadline
+from auditship.delivery.deadletter import ObjectStorageDeadLetterStore
+from auditship.model import ObjectRef
+from auditship.pipeline import ShipOptions
+from auditship.retry import RetryPolicy
+from auditship.shipping import ship_object
+from auditship.sinks.logzio import LogzioSink
+from auditship.sources.object_storage import ObjectStorageReader
+from auditship.state.ledger import ObjectStorageLedger
+from auditship.transforms.normalize import Normalizer
 from conftest import BUCKET, NAMESPACE, TOKEN
 from fakes import FakeLogzioListener, FakeObjectStorage
 from fakes.logging_ingestion import FakeLoggingIngestion
@@ -183,3 +193,59 @@ def test_a_large_gzip_busstop_file_through_the_function(
     # the event again: the done marker says it is shipped
     status, again = invoke(handler, create_event(etag, name))
     assert again["shipped"] == 0
+
+
+@pytest.mark.parametrize("kind", ["busstop", "csv", "json"])
+def test_an_outage_mid_file_resumes_with_exactly_the_rest(
+    kind: str, object_storage: FakeObjectStorage, os_client: Any
+) -> None:
+    """A format file's positions are the same on every run (another chunk size here), so
+    a resume after a failed delivery ships exactly what was not delivered."""
+    rows = 3000
+    if kind == "busstop":
+        data, key = busstop_file(rows, bad_every=700), "Initiator"
+    elif kind == "csv":
+        body = "".join(f'{i},"oracle","u{i}","2026-11-30 09:15:02",1,,,0,,\n' for i in range(rows))
+        data, key = (CSV.split("\n", 1)[0] + "\n" + body).encode(), "USERNAME"
+    else:
+        items = ",".join(
+            json.dumps({"sessionid": i, "entry_id": 1, "statement_id": 1, "dbusername": f"u{i}"})
+            + "\n"
+            for i in range(rows)
+        )
+        data, key = (
+            JSON.split("[\n", 1)[0].encode() + b"[\n" + items.encode() + b"]}]}\n",
+            "DBUSERNAME",
+        )
+    name = f"dbaudit/prod1/export-{kind}.gz" if kind != "busstop" else "fmw/h/JPS/audit.log.gz"
+    object_storage.put(NAMESPACE, BUCKET, name, gzip.compress(data))
+
+    def ship_to(listener: FakeLogzioListener, chunk: int, retry: RetryPolicy) -> Any:
+        reader = ObjectStorageReader(os_client, chunk_bytes=chunk)
+        obj = reader.head(ObjectRef(name, NAMESPACE, BUCKET))
+        sink = LogzioSink(listener.url, TOKEN, max_batch_bytes=32 * 1024)
+        try:
+            return ship_object(
+                obj, reader=reader, sink=sink, normalizer=Normalizer(),
+                dead_letters=ObjectStorageDeadLetterStore(os_client, "dead-letter/"),
+                ledger=ObjectStorageLedger(os_client, "shipped/"),
+                deadline=Deadline.unlimited(),
+                options=ShipOptions(retry=retry, deadline_margin_seconds=0.0),
+            )  # fmt: skip
+        finally:
+            sink.close()
+
+    with FakeLogzioListener(tokens={TOKEN}) as failing:
+        failing.script(["ok", "ok", "ok", *[503] * 50])
+        first = ship_to(failing, 4096, RetryPolicy(0.001, 0.002, max_attempts=2))
+        delivered = [r[key] for r in failing.accepted]
+    assert not first.complete
+    assert 0 < len(delivered) < rows
+    with FakeLogzioListener(tokens={TOKEN}) as healthy:
+        second = ship_to(healthy, 65536, RetryPolicy(0.001, 0.002, max_attempts=2))
+        rest = [r[key] for r in healthy.accepted]
+    assert second.complete
+    everything = delivered + rest
+    assert len(everything) == len(set(everything))  # nothing twice
+    assert first.rejected + second.rejected == (4 if kind == "busstop" else 0)
+    assert len(everything) + first.rejected + second.rejected == rows
