@@ -74,6 +74,7 @@ locals {
       length(c.regions) > 0 ? tomap({ COLLECT_REGIONS = join(",", c.regions) }) : tomap({}),
       c.compartment != null ? tomap({ COLLECT_COMPARTMENT_OCID = c.compartment }) : tomap({}),
       c.extra,
+      local.metrics_config,
     )
   }
 
@@ -104,29 +105,4 @@ resource "oci_functions_function" "collector" {
   freeform_tags      = var.freeform_tags
 }
 
-# Catch-up: START_RESOURCE on a function invokes it, here with the body `{}`. recurrence_type
-# is CRON or ICAL (the provider does not validate them; the SDK enum does), and `value` of a
-# BODY parameter is a one-element list holding a JSON document.
-resource "oci_resource_scheduler_schedule" "collector" {
-  count = local.collector_schedule_enabled ? 1 : 0
-
-  compartment_id     = var.compartment_ocid
-  display_name       = "${var.name_prefix}-audit-collector-catch-up"
-  description        = "Runs the audit-collector catch-up (body {}) on ${var.audit_collector_schedule_cron} (UTC)"
-  action             = "START_RESOURCE"
-  recurrence_type    = "CRON"
-  recurrence_details = var.audit_collector_schedule_cron
-  freeform_tags      = var.freeform_tags
-
-  resources {
-    id = oci_functions_function.collector[0].id
-
-    parameters {
-      parameter_type = "BODY"
-      value          = [jsonencode({})]
-    }
-  }
-
-  # The function needs its own grants before its first scheduled run.
-  depends_on = [oci_identity_policy.collector]
-}
+# Its catch-up schedule and that schedule's policy: schedules.tf (job "audit-collector-catch-up").

@@ -2,8 +2,9 @@ resource "oci_sch_service_connector" "audit" {
   compartment_id = var.compartment_ocid
   display_name   = "${var.name_prefix}-audit-to-bucket"
   description    = "Writes ${join("/", var.audit_actions)} _Audit records to ${local.bucket_name}/${local.connector_prefix_path}"
-  state          = "ACTIVE"
-  freeform_tags  = var.freeform_tags
+  # connector_active = false pauses it (and the no-delivery alarms with it, alarms.tf).
+  state         = var.connector_active ? "ACTIVE" : "INACTIVE"
+  freeform_tags = var.freeform_tags
 
   source {
     kind = "logging"

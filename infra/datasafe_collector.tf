@@ -30,27 +30,4 @@ resource "oci_functions_function" "datasafe_collector" {
   freeform_tags      = var.freeform_tags
 }
 
-# Catch-up, as for the audit collector: START_RESOURCE on the function with the body `{}`.
-resource "oci_resource_scheduler_schedule" "datasafe_collector" {
-  count = local.datasafe_collector_schedule_enabled ? 1 : 0
-
-  compartment_id     = var.compartment_ocid
-  display_name       = "${var.name_prefix}-datasafe-collector-catch-up"
-  description        = "Runs the datasafe-collector catch-up (body {}) on ${var.datasafe_collector_schedule_cron} (UTC)"
-  action             = "START_RESOURCE"
-  recurrence_type    = "CRON"
-  recurrence_details = var.datasafe_collector_schedule_cron
-  freeform_tags      = var.freeform_tags
-
-  resources {
-    id = oci_functions_function.datasafe_collector[0].id
-
-    parameters {
-      parameter_type = "BODY"
-      value          = [jsonencode({})]
-    }
-  }
-
-  # The function needs its own grants before its first scheduled run.
-  depends_on = [oci_identity_policy.datasafe_collector]
-}
+# Its catch-up schedule and that schedule's policy: schedules.tf (job "datasafe-collector-catch-up").

@@ -1,17 +1,19 @@
 resource "oci_events_rule" "object_created" {
   compartment_id = var.compartment_ocid
   display_name   = "${var.name_prefix}-audit-object-created"
-  description    = "Ships each new connector object in ${local.bucket_name}/${local.connector_prefix_path}"
+  description    = "Ships each new object in ${local.bucket_name} under ${join(", ", local.shipped_prefix_list)}"
   is_enabled     = true
   freeform_tags  = var.freeform_tags
 
-  # Only objects under the connector's prefix: the functions write dead letters and
-  # done-markers into the same bucket, and those writes must not trigger them again.
-  # Event values accept the `*` wildcard, so "audit/*" matches "audit/<connector>/<batch>.log.gz".
+  # Only objects under the shipped prefixes: the connector's output and the upload prefixes
+  # for Oracle audit files (fmw/, dbaudit/; locals.tf). The functions write dead letters and
+  # done-markers into the same bucket, and those writes must not trigger them again. Event
+  # values accept the `*` wildcard, so "audit/*" matches "audit/<connector>/<batch>.log.gz";
+  # several values of one attribute match any of them.
   condition = jsonencode({
     eventType = ["com.oraclecloud.objectstorage.createobject"]
     data = {
-      resourceName      = ["${local.connector_prefix_path}*"]
+      resourceName      = [for p in local.shipped_prefix_list : "${p}*"]
       additionalDetails = { bucketName = [oci_objectstorage_bucket.audit.name] }
     }
   })

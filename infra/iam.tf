@@ -42,18 +42,25 @@ locals {
     ]
   }
 
-  # What a collector needs to fan a backfill out over detached invocations of itself; `%[1]s` is
-  # its dynamic group, `%[2]s` its own OCID.
-  collector_self_statement_formats = [
-    # GetFunction on itself only: the backfill fan-out learns its own invoke endpoint.
+  # What a function needs to fan work out over detached invocations of itself (a collector's
+  # backfill, a shipper's sweep); `%[1]s` is its dynamic group, `%[2]s` its own OCID.
+  self_invoke_statement_formats = [
+    # GetFunction on itself only: the fan-out learns its own invoke endpoint.
     "Allow dynamic-group %[1]s to read fn-function in compartment id ${var.compartment_ocid} where target.function.id = '%[2]s'",
-    # InvokeFunction (detached) on itself only: one invocation per group of backfill chunks.
+    # InvokeFunction (detached) on itself only: one invocation per group of chunks or objects.
     "Allow dynamic-group %[1]s to use fn-invocation in compartment id ${var.compartment_ocid} where target.function.id = '%[2]s'",
   ]
 
-  # A collector's catch-up schedule; `%[1]s` is the schedule's OCID, `%[2]s` the function's.
-  collector_schedule_statement_formats = [
-    # The catch-up schedule's own principal, and no other schedule, may look up the collector
+  # Custom metrics (metrics_enabled), for every function of the pipeline; `%s` is its dynamic group.
+  metrics_statement_formats = var.metrics_enabled ? [
+    # PostMetricData (METRIC_WRITE) into the metrics compartment, for the pipeline's own
+    # namespace only: no reading of metrics, no other namespace.
+    "Allow dynamic-group %s to use metrics in compartment id ${local.metrics_compartment} where target.metrics.namespace = '${var.metrics_namespace}'",
+  ] : []
+
+  # A scheduled job (schedules.tf); `%[1]s` is the schedule's OCID, `%[2]s` its function's.
+  schedule_statement_formats = [
+    # The job's own schedule principal, and no other schedule, may look up its function
     # (Resource Scheduler invokes a function by its OCID) ...
     "Allow any-user to read fn-function in compartment id ${var.compartment_ocid} where all {request.principal.type = 'resourceschedule', request.principal.id = '%[1]s', target.function.id = '%[2]s'}",
     # ... and invoke it, and no other function.
@@ -63,9 +70,11 @@ locals {
   shipper_sinks = { "logzio-shipper" = "logzio", "oci-logging-shipper" = "oci-logging" }
 
   function_statements = flatten([
-    for name, dg in oci_identity_dynamic_group.shipper : [
-      for f in concat(local.bucket_statement_formats, local.sink_statement_formats[local.shipper_sinks[name]]) : format(f, dg.name)
-    ]
+    for name, dg in oci_identity_dynamic_group.shipper : concat(
+      [for f in concat(local.bucket_statement_formats, local.sink_statement_formats[local.shipper_sinks[name]], local.metrics_statement_formats) : format(f, dg.name)],
+      # GetFunction and detached InvokeFunction on itself only (a sweep's fan-out).
+      [for f in local.self_invoke_statement_formats : format(f, dg.name, oci_functions_function.shipper[name].id)],
+    )
   ])
 
   connector_statements = [
@@ -95,7 +104,7 @@ resource "oci_identity_policy" "functions" {
 
   compartment_id = local.policy_compartment
   name           = "${var.name_prefix}-functions"
-  description    = "${var.name_prefix}: shipper functions read/write their bucket, read the token, write the custom log"
+  description    = "${var.name_prefix}: shipper functions read/write their bucket, read the token, write the custom log, post their metrics, invoke themselves"
   statements     = local.function_statements
   freeform_tags  = var.freeform_tags
 }
@@ -164,12 +173,10 @@ locals {
       "Allow dynamic-group ${local.collector_dg} to inspect tenancies in tenancy",
     ],
     # GetFunction and detached InvokeFunction on itself only (the backfill fan-out).
-    [for f in local.collector_self_statement_formats : format(f, local.collector_dg, local.collector_function_id)],
+    [for f in local.self_invoke_statement_formats : format(f, local.collector_dg, local.collector_function_id)],
+    # PostMetricData into the pipeline's namespace (metrics_enabled).
+    [for f in local.metrics_statement_formats : format(f, local.collector_dg)],
   ) : []
-
-  collector_schedule_statements = local.collector_schedule_enabled ? [
-    for f in local.collector_schedule_statement_formats : format(f, oci_resource_scheduler_schedule.collector[0].id, local.collector_function_id)
-  ] : []
 }
 
 # Attached to the tenancy whatever policy_compartment_ocid says: it grants `in tenancy`.
@@ -184,16 +191,7 @@ resource "oci_identity_policy" "collector" {
   freeform_tags  = var.freeform_tags
 }
 
-resource "oci_identity_policy" "collector_schedule" {
-  count    = local.collector_schedule_enabled ? 1 : 0
-  provider = oci.home
-
-  compartment_id = local.policy_compartment
-  name           = "${var.name_prefix}-audit-collector-schedule"
-  description    = "${var.name_prefix}: only the catch-up schedule may invoke audit-collector"
-  statements     = local.collector_schedule_statements
-  freeform_tags  = var.freeform_tags
-}
+# Its catch-up schedule's policy: oci_identity_policy.schedule["audit-collector-catch-up"] (schedules.tf).
 
 # ---------------------------------------------------------------------------------------
 # Data Safe collector (datasafe_collector_enabled; datasafe_collector.tf)
@@ -229,12 +227,10 @@ locals {
     ],
     # GetFunction and detached InvokeFunction on itself only: a run of more than
     # COLLECT_INLINE_WINDOWS (300) windows fans out over detached invocations of itself.
-    [for f in local.collector_self_statement_formats : format(f, local.datasafe_collector_dg, local.datasafe_collector_function_id)],
+    [for f in local.self_invoke_statement_formats : format(f, local.datasafe_collector_dg, local.datasafe_collector_function_id)],
+    # PostMetricData into the pipeline's namespace (metrics_enabled).
+    [for f in local.metrics_statement_formats : format(f, local.datasafe_collector_dg)],
   ) : []
-
-  datasafe_collector_schedule_statements = local.datasafe_collector_schedule_enabled ? [
-    for f in local.collector_schedule_statement_formats : format(f, oci_resource_scheduler_schedule.datasafe_collector[0].id, local.datasafe_collector_function_id)
-  ] : []
 }
 
 # Attached to the tenancy whatever policy_compartment_ocid says: it grants `in tenancy`.
@@ -249,13 +245,58 @@ resource "oci_identity_policy" "datasafe_collector" {
   freeform_tags  = var.freeform_tags
 }
 
-resource "oci_identity_policy" "datasafe_collector_schedule" {
-  count    = local.datasafe_collector_schedule_enabled ? 1 : 0
+# Its catch-up schedule's policy: oci_identity_policy.schedule["datasafe-collector-catch-up"] (schedules.tf).
+
+# ---------------------------------------------------------------------------------------
+# Uploads of Oracle audit files (upload_principals; issue 13)
+# ---------------------------------------------------------------------------------------
+
+# OCI hosts (WebLogic servers, database hosts) that upload with instance principals: one dynamic
+# group per source, with the matching rule the operator gives (their instances, or their
+# compartment).
+resource "oci_identity_dynamic_group" "uploader" {
+  for_each = { for source, p in var.upload_principals : source => p.dynamic_group_matching_rule if p.dynamic_group_matching_rule != null }
+  provider = oci.home
+
+  compartment_id = var.tenancy_ocid
+  name           = "${var.name_prefix}-${each.key}-uploaders"
+  description    = "Hosts that upload ${each.key} audit files to ${local.bucket_name}/${local.upload_prefixes[each.key]} (${var.name_prefix})"
+  matching_rule  = each.value
+  freeform_tags  = var.freeform_tags
+}
+
+locals {
+  # Who uploads under which prefix: the dynamic group above and the named groups, by source.
+  upload_subjects = flatten([
+    for source, p in var.upload_principals : concat(
+      p.dynamic_group_matching_rule != null ? [{ source = source, subject = "dynamic-group ${oci_identity_dynamic_group.uploader[source].name}" }] : [],
+      [for g in p.groups : { source = source, subject = "group ${g}" }],
+    )
+  ])
+
+  # `%[1]s` is the subject, `%[2]s` the upload prefix without its final '/' (an upload prefix
+  # is one path segment, so the name pattern holds no '/').
+  upload_statement_formats = [
+    # PutObject, and the parts of a multipart upload, of NEW objects whose names start with the
+    # source's prefix, in this bucket only. OBJECT_CREATE alone: no overwrite (a re-upload
+    # would be shipped again), no read, no list, no delete.
+    "Allow %[1]s to manage objects in compartment id ${var.compartment_ocid} where all {target.bucket.name = '${local.bucket_name}', target.object.name = /%[2]s*/, request.permission = 'OBJECT_CREATE'}",
+  ]
+
+  upload_statements = flatten([
+    for u in local.upload_subjects : [
+      for f in local.upload_statement_formats : format(f, u.subject, trimsuffix(local.upload_prefixes[u.source], "/"))
+    ]
+  ])
+}
+
+resource "oci_identity_policy" "uploads" {
+  count    = length(local.upload_statements) > 0 ? 1 : 0
   provider = oci.home
 
   compartment_id = local.policy_compartment
-  name           = "${var.name_prefix}-datasafe-collector-schedule"
-  description    = "${var.name_prefix}: only the catch-up schedule may invoke datasafe-collector"
-  statements     = local.datasafe_collector_schedule_statements
+  name           = "${var.name_prefix}-uploads"
+  description    = "${var.name_prefix}: hosts may create new objects under ${join(", ", values(local.upload_prefixes))} in ${local.bucket_name}, nothing else"
+  statements     = local.upload_statements
   freeform_tags  = var.freeform_tags
 }

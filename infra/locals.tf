@@ -43,20 +43,36 @@ locals {
     })
   }
 
+  # Custom metrics (metrics_enabled): every function of the pipeline posts them with
+  # PostMetricData to this compartment and namespace (functions/auditship/config.py reads the
+  # keys); the alarms (alarms.tf) read them there. Left out when off: the code posts nothing.
+  metrics_compartment = coalesce(var.metrics_compartment_ocid, var.compartment_ocid)
+  metrics_config = var.metrics_enabled ? tomap({
+    METRICS_COMPARTMENT_OCID = local.metrics_compartment
+    METRICS_NAMESPACE        = var.metrics_namespace
+  }) : tomap({})
+
   # Function name => image and config. Config key names are read by functions/ and are final.
   function_specs = {
     "logzio-shipper" = {
       enabled = var.enable_logzio_function
       image   = var.logzio_image
-      config  = merge(local.sink_configs["logzio"], local.layout_configs["logzio"])
+      config  = merge(local.sink_configs["logzio"], local.layout_configs["logzio"], local.metrics_config)
     }
     "oci-logging-shipper" = {
       enabled = var.enable_logging_function
       image   = var.logging_image
-      config  = merge(local.sink_configs["oci-logging"], local.layout_configs["oci-logging"])
+      config  = merge(local.sink_configs["oci-logging"], local.layout_configs["oci-logging"], local.metrics_config)
     }
   }
   functions = { for name, spec in local.function_specs : name => spec if spec.enabled }
+
+  # Upload prefixes that are on (issue 13), by source, and every prefix whose new objects the
+  # shippers ship: the connector's output first. The Events rule, the lifecycle rules and the
+  # sweep schedules are all built from this one map, so they always cover the same prefixes.
+  upload_prefixes     = { for source, prefix in { fmw = var.fmw_upload_prefix, dbaudit = var.dbaudit_upload_prefix } : source => prefix if prefix != null }
+  shipped_prefixes    = merge({ connector = local.connector_prefix_path }, local.upload_prefixes)
+  shipped_prefix_list = concat([local.connector_prefix_path], [for source in sort(keys(local.upload_prefixes)) : local.upload_prefixes[source]])
 }
 
 # Patterns the variables' validations share (Terraform 1.9+ lets a validation refer to locals).
@@ -82,4 +98,8 @@ locals {
   duration_unit_minutes = { m = 1, h = 60, d = 1440, w = 10080 }
   # Five space-separated UNIX cron fields (Resource Scheduler recurrence_type CRON).
   cron_pattern = "^[0-9*,/-]+( [0-9A-Za-z*,/-]+){4}$"
+  # An upload prefix: one path segment ending in '/' (so an IAM name pattern needs no '/').
+  upload_prefix_pattern = "^[A-Za-z0-9][A-Za-z0-9_.-]*/$"
+  # Pending durations of the alarms whose windows are checked against the retention.
+  alarm_pending_minutes = { no_delivery = 5, delivery_lag = 15 }
 }

@@ -70,7 +70,7 @@ output "audit_collector_function_id" {
 
 output "audit_collector_schedule_id" {
   description = "OCID of the Resource Scheduler schedule that runs the collector's catch-up, or null when there is none."
-  value       = one(oci_resource_scheduler_schedule.collector[*].id)
+  value       = one([for key, s in oci_resource_scheduler_schedule.job : s.id if key == "audit-collector-catch-up"])
 }
 
 output "audit_collector_state_dir" {
@@ -90,7 +90,7 @@ output "datasafe_collector_function_id" {
 
 output "datasafe_collector_schedule_id" {
   description = "OCID of the Resource Scheduler schedule that runs the Data Safe collector's catch-up, or null when there is none."
-  value       = one(oci_resource_scheduler_schedule.datasafe_collector[*].id)
+  value       = one([for key, s in oci_resource_scheduler_schedule.job : s.id if key == "datasafe-collector-catch-up"])
 }
 
 output "datasafe_collector_state_dir" {
@@ -102,3 +102,29 @@ output "datasafe_collector_backfill_command" {
   description = "Example: backfill the last 7 days of Data Safe audit events (edit since, a duration or an RFC 3339 time; add until) with the OCI CLI. null when the collector is off."
   value       = var.datasafe_collector_enabled ? "oci fn function invoke --function-id ${local.datasafe_collector_function_id} --file - --body '{\"datasafe\":{\"since\":\"7d\"}}'" : null
 }
+
+output "schedule_ids" {
+  description = "Scheduled job (schedules.tf: audit-collector-catch-up, datasafe-collector-catch-up, <shipper>-sweep-<source>) => OCID of its Resource Scheduler schedule."
+  value       = { for key, s in oci_resource_scheduler_schedule.job : key => s.id }
+}
+
+output "sweep_commands" {
+  description = "Scheduled sweep => the OCI CLI command that runs it now, by hand (the same body the schedule sends)."
+  value       = { for key, body in local.sweep_payloads : key => "oci fn function invoke --function-id ${local.scheduled_jobs[key].function_id} --file - --body '${body}'" }
+}
+
+output "shipped_prefixes" {
+  description = "Prefixes of the bucket whose new objects the shippers ship (connector output, then the upload prefixes), by source."
+  value       = local.shipped_prefixes
+}
+
+output "notification_topic_id" {
+  description = "OCID of the Notifications topic the alarms publish to (subscribe more endpoints to it), or null when metrics_enabled is false."
+  value       = one(oci_ons_notification_topic.alarms[*].id)
+}
+
+output "alarm_ids" {
+  description = "Alarm (alarms.tf) => OCID."
+  value       = { for key, a in oci_monitoring_alarm.pipeline : key => a.id }
+}
+

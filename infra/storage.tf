@@ -35,6 +35,24 @@ resource "oci_objectstorage_object_lifecycle_policy" "audit" {
     }
   }
 
+  # Uploaded Oracle audit files (fmw/, dbaudit/; issue 13): shipped like connector output, and
+  # kept as long. A longer time would outlive their done-markers (ledger_retention_days), and
+  # the hourly sweep would then ship them again.
+  dynamic "rules" {
+    for_each = local.upload_prefixes
+    content {
+      name        = "delete-${rules.key}-uploads"
+      action      = "DELETE"
+      target      = "objects"
+      time_amount = var.processed_retention_days
+      time_unit   = "DAYS"
+      is_enabled  = true
+      object_name_filter {
+        inclusion_prefixes = [rules.value]
+      }
+    }
+  }
+
   # Done-markers outlive the objects they mark (ledger_retention_days >= processed_retention_days).
   # The collectors' state lies under a ledger prefix but must outlive any pause of a collector:
   # excluded here (exclusions take precedence), expired by its own rule below.

@@ -799,3 +799,188 @@ variable "datasafe_collector_schedule_cron" {
     error_message = "datasafe_collector_schedule_cron must be five space-separated cron fields, e.g. */10 * * * *."
   }
 }
+
+# ---------------------------------------------------------------------------------------
+# Uploaded Oracle audit files (issue 13): Fusion Middleware bus-stop files, database exports
+# ---------------------------------------------------------------------------------------
+# Each upload prefix is one path segment in the pipeline's bucket. Objects created under it are
+# shipped like the connector's output (the Events rule, the sweep) and deleted by a lifecycle
+# rule after processed_retention_days.
+
+variable "fmw_upload_prefix" {
+  description = "Prefix in the bucket where WebLogic/Fusion Middleware hosts upload their closed audit bus-stop files (one path segment ending in '/'). The Events rule ships every object created under it, the sweep covers it, a lifecycle rule deletes it after processed_retention_days. null = no such prefix."
+  type        = string
+  default     = "fmw/"
+
+  validation {
+    condition     = var.fmw_upload_prefix == null || can(regex(local.upload_prefix_pattern, var.fmw_upload_prefix))
+    error_message = "fmw_upload_prefix must be one path segment ending in '/' (letters, digits, '_', '.', '-'), e.g. fmw/, or null."
+  }
+  validation {
+    # The functions' own writes must never be shipped, and two sources must not share objects.
+    condition = var.fmw_upload_prefix == null || alltrue([
+      for p in concat(["${var.connector_object_prefix}/", var.dead_letter_prefix, var.logzio_ledger_prefix, var.logging_ledger_prefix], var.dbaudit_upload_prefix == null ? [] : [var.dbaudit_upload_prefix]) :
+      !startswith(p, coalesce(var.fmw_upload_prefix, "-")) && !startswith(coalesce(var.fmw_upload_prefix, "-"), p)
+    ])
+    error_message = "fmw_upload_prefix must not overlap connector_object_prefix, dead_letter_prefix, the ledger prefixes or dbaudit_upload_prefix."
+  }
+}
+
+variable "dbaudit_upload_prefix" {
+  description = "Prefix in the bucket where DBAs upload database audit exports (DVSYS.AUDIT_TRAIL$ / UNIFIED_AUDIT_TRAIL as CSV or SQLcl JSON; one path segment ending in '/'). Shipped, swept and expired like fmw_upload_prefix. null = no such prefix."
+  type        = string
+  default     = "dbaudit/"
+
+  validation {
+    condition     = var.dbaudit_upload_prefix == null || can(regex(local.upload_prefix_pattern, var.dbaudit_upload_prefix))
+    error_message = "dbaudit_upload_prefix must be one path segment ending in '/' (letters, digits, '_', '.', '-'), e.g. dbaudit/, or null."
+  }
+  validation {
+    condition = var.dbaudit_upload_prefix == null || alltrue([
+      for p in ["${var.connector_object_prefix}/", var.dead_letter_prefix, var.logzio_ledger_prefix, var.logging_ledger_prefix] :
+      !startswith(p, coalesce(var.dbaudit_upload_prefix, "-")) && !startswith(coalesce(var.dbaudit_upload_prefix, "-"), p)
+    ])
+    error_message = "dbaudit_upload_prefix must not overlap connector_object_prefix, dead_letter_prefix or the ledger prefixes."
+  }
+}
+
+variable "upload_principals" {
+  description = "Who may upload under an upload prefix, by source (\"fmw\", \"dbaudit\"): dynamic_group_matching_rule creates a dynamic group <prefix>-<source>-uploaders (OCI hosts with instance principals, e.g. \"ANY {instance.id = 'ocid1.instance...'}\"); groups names existing IAM groups of API-key users (hosts outside OCI), as written in a policy (\"name\" or \"'Domain'/'name'\"). Each gets create-only access to new objects under that prefix in this bucket (no overwrite, read, list or delete). {} = no grants."
+  type = map(object({
+    dynamic_group_matching_rule = optional(string)
+    groups                      = optional(list(string), [])
+  }))
+  default = {}
+
+  validation {
+    condition     = alltrue([for source in keys(var.upload_principals) : contains(["fmw", "dbaudit"], source)])
+    error_message = "upload_principals keys must be \"fmw\" or \"dbaudit\"."
+  }
+  validation {
+    condition = alltrue([
+      for source in keys(var.upload_principals) :
+      (source == "fmw" ? var.fmw_upload_prefix : var.dbaudit_upload_prefix) != null
+    ])
+    error_message = "upload_principals names a source whose upload prefix is null."
+  }
+  validation {
+    condition = alltrue(flatten([
+      for p in values(var.upload_principals) : concat(
+        [p.dynamic_group_matching_rule == null || can(regex("^(ANY|ALL|any|all) ?\\{.+\\}$", p.dynamic_group_matching_rule))],
+        [for g in p.groups : can(regex("^([A-Za-z0-9_.-]+|'[^']+'/'[^']+')$", g))],
+      )
+    ]))
+    error_message = "A dynamic_group_matching_rule must look like ANY {...} or ALL {...}; a group must be a plain group name or 'Domain'/'name'."
+  }
+}
+
+# ---------------------------------------------------------------------------------------
+# Metrics, notifications and alarms (issue 14)
+# ---------------------------------------------------------------------------------------
+
+variable "metrics_enabled" {
+  description = "Have every function post its custom metrics to OCI Monitoring (function config METRICS_COMPARTMENT_OCID, METRICS_NAMESPACE), grant them `use metrics` on that namespace only, and create the Notifications topic and the alarms. false = none of it."
+  type        = bool
+  default     = true
+}
+
+variable "metrics_namespace" {
+  description = "Monitoring namespace of the custom metrics (function config METRICS_NAMESPACE). Not oci_audit_ship: PostMetricData reserves the prefixes oci_ and oracle_ for Oracle's own namespaces (MetricDataDetails.namespace); a valid value starts with a letter and has only letters, digits and underscores."
+  type        = string
+  default     = "auditship"
+
+  validation {
+    condition     = can(regex("^[A-Za-z][A-Za-z0-9_]{0,254}$", var.metrics_namespace)) && !startswith(lower(var.metrics_namespace), "oci_") && !startswith(lower(var.metrics_namespace), "oracle_")
+    error_message = "metrics_namespace must start with a letter, hold only letters, digits and '_', and not start with the reserved oci_ or oracle_."
+  }
+}
+
+variable "metrics_compartment_ocid" {
+  description = "Compartment the metrics are posted to (METRICS_COMPARTMENT_OCID) and the alarms read (metric_compartment_id). null = compartment_ocid."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.metrics_compartment_ocid == null || can(regex(local.compartment_ocid_pattern, var.metrics_compartment_ocid))
+    error_message = "metrics_compartment_ocid must be a compartment or tenancy OCID, or null."
+  }
+}
+
+variable "alarm_email" {
+  description = "E-mail address subscribed to the alarms' Notifications topic (the recipient must confirm the subscription from the mail OCI sends). \"\" = no subscription (subscribe PagerDuty, Slack, ... to the topic yourself)."
+  type        = string
+  default     = ""
+
+  validation {
+    condition     = var.alarm_email == "" || can(regex("^[^@\\s]+@[^@\\s]+\\.[^@\\s]+$", var.alarm_email))
+    error_message = "alarm_email must be an e-mail address or \"\"."
+  }
+}
+
+variable "alarm_no_delivery_hours" {
+  description = "The no-delivery alarm fires when a shipper function has delivered no record for this many hours while the connector is active (connector_active), or has posted no metric at all for that long (whole hours, 1-24: the MQL interval). It must fire well before the connector-output lifecycle rule deletes unshipped objects after processed_retention_days: at most half that time, which leaves the other half to sweep or replay."
+  type        = number
+  default     = 6
+
+  validation {
+    condition     = var.alarm_no_delivery_hours >= 1 && var.alarm_no_delivery_hours <= 24 && floor(var.alarm_no_delivery_hours) == var.alarm_no_delivery_hours
+    error_message = "alarm_no_delivery_hours must be a whole number from 1 to 24 (the MQL interval 1h-24h)."
+  }
+  validation {
+    condition     = var.alarm_no_delivery_hours + local.alarm_pending_minutes.no_delivery / 60 <= var.processed_retention_days * 24 / 2
+    error_message = "alarm_no_delivery_hours (plus its 5-minute pending duration) must be at most half of processed_retention_days: the alarm has to fire well before the lifecycle rule deletes objects that were never shipped."
+  }
+}
+
+variable "alarm_delivery_lag_seconds" {
+  description = "The delivery-lag alarm fires when a shipper function's DeliveryLagSeconds (now minus the newest delivered record's own time) stays above this for 15 minutes. Its window (this plus 15 minutes) must be at most half of processed_retention_days, so the alarm fires well before the lifecycle rule deletes objects that are shipped that late or not at all."
+  type        = number
+  default     = 3600
+
+  validation {
+    condition     = var.alarm_delivery_lag_seconds >= 300 && floor(var.alarm_delivery_lag_seconds) == var.alarm_delivery_lag_seconds
+    error_message = "alarm_delivery_lag_seconds must be a whole number of seconds, at least 300 (the connector alone batches up to 7 minutes)."
+  }
+  validation {
+    condition     = var.alarm_delivery_lag_seconds + local.alarm_pending_minutes.delivery_lag * 60 <= var.processed_retention_days * 86400 / 2
+    error_message = "alarm_delivery_lag_seconds (plus its 15-minute pending duration) must be at most half of processed_retention_days: the alarm has to fire well before the lifecycle rule deletes objects that were never shipped."
+  }
+}
+
+variable "connector_active" {
+  description = "Run the Service Connector (state ACTIVE). false = INACTIVE: it stops writing batches, and the no-delivery alarms, which only mean something while it runs, are disabled with it."
+  type        = bool
+  default     = true
+}
+
+# ---------------------------------------------------------------------------------------
+# Reconciliation sweep (issue 14)
+# ---------------------------------------------------------------------------------------
+
+variable "sweep_schedule_enabled" {
+  description = "Create one Resource Scheduler schedule per shipper function and shipped prefix (the connector's, fmw_upload_prefix, dbaudit_upload_prefix) that invokes the function with {\"sweep\": \"oci://<ns>/<bucket>/<prefix>\", \"older_than\": sweep_older_than}, and one policy per schedule letting only it invoke only that function. false = sweep only by hand."
+  type        = bool
+  default     = true
+}
+
+variable "sweep_schedule_cron" {
+  description = "When the sweeps run: a five-field UNIX cron expression (Resource Scheduler recurrence_type CRON), in UTC. Default: hourly, at minute 0."
+  type        = string
+  default     = "0 * * * *"
+
+  validation {
+    condition     = can(regex(local.cron_pattern, var.sweep_schedule_cron))
+    error_message = "sweep_schedule_cron must be five space-separated cron fields, e.g. 0 * * * *."
+  }
+}
+
+variable "sweep_older_than" {
+  description = "Grace period of a scheduled sweep (payload older_than): objects younger than this are left to their own Object-Create event, so the sweep does not race it. Whole minutes, written like 15m or 1h; at most a day."
+  type        = string
+  default     = "15m"
+
+  validation {
+    condition     = can(regex(local.duration_pattern, var.sweep_older_than)) && try(alltrue([for total in [sum([for m in regexall(local.duration_part_pattern, var.sweep_older_than) : tonumber(m[0]) * local.duration_unit_minutes[m[1]]])] : total >= 1 && total <= 1440]), false)
+    error_message = "sweep_older_than must be whole minutes from 1m to 1d, written like 15m or 1h."
+  }
+}

@@ -29,8 +29,8 @@ run "collector_off_by_default" {
   assert {
     condition = (
       length(oci_functions_function.collector) == 0 && length(oci_identity_dynamic_group.collector) == 0 &&
-      length(oci_identity_policy.collector) == 0 && length(oci_resource_scheduler_schedule.collector) == 0 &&
-      length(oci_identity_policy.collector_schedule) == 0
+      length(oci_identity_policy.collector) == 0 && !contains(keys(oci_resource_scheduler_schedule.job), "audit-collector-catch-up") &&
+      !contains(keys(oci_identity_policy.schedule), "audit-collector-catch-up")
     )
     error_message = "nothing of the collector is created unless audit_collector_enabled"
   }
@@ -72,6 +72,8 @@ run "collector_defaults" {
       LOGZIO_TYPE              = "oci-audit"
       DEAD_LETTER_PREFIX       = "dead-letter/"
       LEDGER_PREFIX            = "shipped/logzio/"
+      METRICS_COMPARTMENT_OCID = "ocid1.compartment.oc1..aaaapipeline"
+      METRICS_NAMESPACE        = "auditship"
     })
     error_message = "audit-collector config is wrong"
   }
@@ -108,6 +110,7 @@ run "collector_defaults" {
       "Allow dynamic-group audit-ship-audit-collector to read audit-events in tenancy",
       "Allow dynamic-group audit-ship-audit-collector to inspect compartments in tenancy",
       "Allow dynamic-group audit-ship-audit-collector to inspect tenancies in tenancy",
+      "Allow dynamic-group audit-ship-audit-collector to use metrics in compartment id ocid1.compartment.oc1..aaaapipeline where target.metrics.namespace = 'auditship'",
       "Allow dynamic-group audit-ship-audit-collector to read fn-function in compartment id ocid1.compartment.oc1..aaaapipeline where target.function.id = '${oci_functions_function.collector[0].id}'",
       "Allow dynamic-group audit-ship-audit-collector to use fn-invocation in compartment id ocid1.compartment.oc1..aaaapipeline where target.function.id = '${oci_functions_function.collector[0].id}'",
     ])
@@ -120,12 +123,12 @@ run "collector_defaults" {
   assert {
     condition = toset([
       for s in oci_identity_policy.collector[0].statements : replace(s, "audit-ship-audit-collector", "X")
-      if strcontains(s, " objects ") || strcontains(s, "secret-bundles")
+      if strcontains(s, " objects ") || strcontains(s, "secret-bundles") || strcontains(s, " metrics ")
       ]) == toset([
       for s in oci_identity_policy.functions.statements : replace(s, "audit-ship-logzio-shipper", "X")
-      if strcontains(s, "audit-ship-logzio-shipper")
+      if strcontains(s, "audit-ship-logzio-shipper") && (strcontains(s, " objects ") || strcontains(s, "secret-bundles") || strcontains(s, " metrics "))
     ])
-    error_message = "bucket and sink grants must be exactly the Logz.io shipper's"
+    error_message = "bucket, sink and metrics grants must be exactly the Logz.io shipper's"
   }
   assert {
     condition     = oci_identity_policy.collector[0].compartment_id == var.tenancy_ocid && oci_identity_dynamic_group.collector[0].compartment_id == var.tenancy_ocid
@@ -141,26 +144,26 @@ run "collector_defaults" {
   # --- schedule ---
   assert {
     condition = [
-      oci_resource_scheduler_schedule.collector[0].action,
-      oci_resource_scheduler_schedule.collector[0].recurrence_type,
-      oci_resource_scheduler_schedule.collector[0].recurrence_details,
-      oci_resource_scheduler_schedule.collector[0].compartment_id,
+      oci_resource_scheduler_schedule.job["audit-collector-catch-up"].action,
+      oci_resource_scheduler_schedule.job["audit-collector-catch-up"].recurrence_type,
+      oci_resource_scheduler_schedule.job["audit-collector-catch-up"].recurrence_details,
+      oci_resource_scheduler_schedule.job["audit-collector-catch-up"].compartment_id,
     ] == ["START_RESOURCE", "CRON", "*/15 * * * *", "ocid1.compartment.oc1..aaaapipeline"]
     error_message = "the schedule starts (invokes) the function every 15 minutes, from CRON"
   }
   assert {
     condition = (
-      length(oci_resource_scheduler_schedule.collector[0].resources) == 1 &&
-      oci_resource_scheduler_schedule.collector[0].resources[0].id == oci_functions_function.collector[0].id &&
-      oci_resource_scheduler_schedule.collector[0].resources[0].parameters[0].parameter_type == "BODY" &&
-      oci_resource_scheduler_schedule.collector[0].resources[0].parameters[0].value == tolist(["{}"])
+      length(oci_resource_scheduler_schedule.job["audit-collector-catch-up"].resources) == 1 &&
+      oci_resource_scheduler_schedule.job["audit-collector-catch-up"].resources[0].id == oci_functions_function.collector[0].id &&
+      oci_resource_scheduler_schedule.job["audit-collector-catch-up"].resources[0].parameters[0].parameter_type == "BODY" &&
+      oci_resource_scheduler_schedule.job["audit-collector-catch-up"].resources[0].parameters[0].value == tolist(["{}"])
     )
     error_message = "the schedule targets only the collector, with the body {}"
   }
   assert {
-    condition = oci_identity_policy.collector_schedule[0].statements == tolist([
-      "Allow any-user to read fn-function in compartment id ocid1.compartment.oc1..aaaapipeline where all {request.principal.type = 'resourceschedule', request.principal.id = '${oci_resource_scheduler_schedule.collector[0].id}', target.function.id = '${oci_functions_function.collector[0].id}'}",
-      "Allow any-user to use fn-invocation in compartment id ocid1.compartment.oc1..aaaapipeline where all {request.principal.type = 'resourceschedule', request.principal.id = '${oci_resource_scheduler_schedule.collector[0].id}', target.function.id = '${oci_functions_function.collector[0].id}'}",
+    condition = oci_identity_policy.schedule["audit-collector-catch-up"].statements == tolist([
+      "Allow any-user to read fn-function in compartment id ocid1.compartment.oc1..aaaapipeline where all {request.principal.type = 'resourceschedule', request.principal.id = '${oci_resource_scheduler_schedule.job["audit-collector-catch-up"].id}', target.function.id = '${oci_functions_function.collector[0].id}'}",
+      "Allow any-user to use fn-invocation in compartment id ocid1.compartment.oc1..aaaapipeline where all {request.principal.type = 'resourceschedule', request.principal.id = '${oci_resource_scheduler_schedule.job["audit-collector-catch-up"].id}', target.function.id = '${oci_functions_function.collector[0].id}'}",
     ])
     error_message = "only this schedule's principal may look up and invoke only this function"
   }
@@ -187,7 +190,7 @@ run "collector_defaults" {
   assert {
     condition = (
       output.audit_collector_function_id == oci_functions_function.collector[0].id &&
-      output.audit_collector_schedule_id == oci_resource_scheduler_schedule.collector[0].id &&
+      output.audit_collector_schedule_id == oci_resource_scheduler_schedule.job["audit-collector-catch-up"].id &&
       output.audit_collector_state_dir == "oci://testns/audit-ship-audit/shipped/logzio/collectors/"
     )
     error_message = "collector outputs"
@@ -226,7 +229,7 @@ run "collector_schedule_disabled" {
   }
 
   assert {
-    condition     = length(oci_resource_scheduler_schedule.collector) == 0 && length(oci_identity_policy.collector_schedule) == 0
+    condition     = !contains(keys(oci_resource_scheduler_schedule.job), "audit-collector-catch-up") && !contains(keys(oci_identity_policy.schedule), "audit-collector-catch-up")
     error_message = "no schedule and no schedule policy when the schedule is off"
   }
   assert {
@@ -269,6 +272,8 @@ run "collector_to_oci_logging_scoped" {
       OCI_LOG_ID               = oci_logging_log.reingest[0].id
       DEAD_LETTER_PREFIX       = "dead-letter/"
       LEDGER_PREFIX            = "shipped/oci-logging/"
+      METRICS_COMPARTMENT_OCID = "ocid1.compartment.oc1..aaaapipeline"
+      METRICS_NAMESPACE        = "auditship"
     })
     error_message = "collector config for oci-logging, two regions, one compartment"
   }
@@ -284,7 +289,7 @@ run "collector_to_oci_logging_scoped" {
     error_message = "audit-events and compartments narrowed to the compartment; log-content, no secret"
   }
   assert {
-    condition     = oci_resource_scheduler_schedule.collector[0].recurrence_details == "0 * * * *"
+    condition     = oci_resource_scheduler_schedule.job["audit-collector-catch-up"].recurrence_details == "0 * * * *"
     error_message = "the cron expression comes from audit_collector_schedule_cron"
   }
   assert {

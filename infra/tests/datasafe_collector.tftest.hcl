@@ -30,8 +30,8 @@ run "datasafe_collector_off_by_default" {
   assert {
     condition = (
       length(oci_functions_function.datasafe_collector) == 0 && length(oci_identity_dynamic_group.datasafe_collector) == 0 &&
-      length(oci_identity_policy.datasafe_collector) == 0 && length(oci_resource_scheduler_schedule.datasafe_collector) == 0 &&
-      length(oci_identity_policy.datasafe_collector_schedule) == 0
+      length(oci_identity_policy.datasafe_collector) == 0 && !contains(keys(oci_resource_scheduler_schedule.job), "datasafe-collector-catch-up") &&
+      !contains(keys(oci_identity_policy.schedule), "datasafe-collector-catch-up")
     )
     error_message = "nothing of the Data Safe collector is created unless datasafe_collector_enabled"
   }
@@ -77,6 +77,8 @@ run "datasafe_collector_defaults" {
       LOGZIO_TOKEN_SECRET_OCID = "ocid1.vaultsecret.oc1.eu-frankfurt-1.aaaasecret"
       DEAD_LETTER_PREFIX       = "dead-letter/"
       LEDGER_PREFIX            = "shipped/logzio/"
+      METRICS_COMPARTMENT_OCID = "ocid1.compartment.oc1..aaaapipeline"
+      METRICS_NAMESPACE        = "auditship"
     })
     error_message = "datasafe-collector config is wrong"
   }
@@ -102,7 +104,7 @@ run "datasafe_collector_defaults" {
   assert {
     condition = (
       length(oci_functions_function.collector) == 0 && length(oci_identity_policy.collector) == 0 &&
-      length(oci_resource_scheduler_schedule.collector) == 0
+      !contains(keys(oci_resource_scheduler_schedule.job), "audit-collector-catch-up")
     )
     error_message = "turning on the Data Safe collector does not turn on the audit collector"
   }
@@ -123,6 +125,7 @@ run "datasafe_collector_defaults" {
       "Allow dynamic-group audit-ship-datasafe-collector to read secret-bundles in compartment id ocid1.compartment.oc1..aaaapipeline where target.secret.id = 'ocid1.vaultsecret.oc1.eu-frankfurt-1.aaaasecret'",
       "Allow dynamic-group audit-ship-datasafe-collector to read data-safe-audit-events in tenancy",
       "Allow dynamic-group audit-ship-datasafe-collector to inspect tenancies in tenancy",
+      "Allow dynamic-group audit-ship-datasafe-collector to use metrics in compartment id ocid1.compartment.oc1..aaaapipeline where target.metrics.namespace = 'auditship'",
       "Allow dynamic-group audit-ship-datasafe-collector to read fn-function in compartment id ocid1.compartment.oc1..aaaapipeline where target.function.id = '${oci_functions_function.datasafe_collector[0].id}'",
       "Allow dynamic-group audit-ship-datasafe-collector to use fn-invocation in compartment id ocid1.compartment.oc1..aaaapipeline where target.function.id = '${oci_functions_function.datasafe_collector[0].id}'",
     ])
@@ -142,12 +145,12 @@ run "datasafe_collector_defaults" {
   assert {
     condition = toset([
       for s in oci_identity_policy.datasafe_collector[0].statements : replace(s, "audit-ship-datasafe-collector", "X")
-      if strcontains(s, " objects ") || strcontains(s, "secret-bundles")
+      if strcontains(s, " objects ") || strcontains(s, "secret-bundles") || strcontains(s, " metrics ")
       ]) == toset([
       for s in oci_identity_policy.functions.statements : replace(s, "audit-ship-logzio-shipper", "X")
-      if strcontains(s, "audit-ship-logzio-shipper")
+      if strcontains(s, "audit-ship-logzio-shipper") && (strcontains(s, " objects ") || strcontains(s, "secret-bundles") || strcontains(s, " metrics "))
     ])
-    error_message = "bucket and sink grants must be exactly the Logz.io shipper's"
+    error_message = "bucket, sink and metrics grants must be exactly the Logz.io shipper's"
   }
   assert {
     condition     = oci_identity_policy.datasafe_collector[0].compartment_id == var.tenancy_ocid && oci_identity_dynamic_group.datasafe_collector[0].compartment_id == var.tenancy_ocid
@@ -163,27 +166,27 @@ run "datasafe_collector_defaults" {
   # --- schedule ---
   assert {
     condition = [
-      oci_resource_scheduler_schedule.datasafe_collector[0].action,
-      oci_resource_scheduler_schedule.datasafe_collector[0].recurrence_type,
-      oci_resource_scheduler_schedule.datasafe_collector[0].recurrence_details,
-      oci_resource_scheduler_schedule.datasafe_collector[0].compartment_id,
-      oci_resource_scheduler_schedule.datasafe_collector[0].display_name,
+      oci_resource_scheduler_schedule.job["datasafe-collector-catch-up"].action,
+      oci_resource_scheduler_schedule.job["datasafe-collector-catch-up"].recurrence_type,
+      oci_resource_scheduler_schedule.job["datasafe-collector-catch-up"].recurrence_details,
+      oci_resource_scheduler_schedule.job["datasafe-collector-catch-up"].compartment_id,
+      oci_resource_scheduler_schedule.job["datasafe-collector-catch-up"].display_name,
     ] == ["START_RESOURCE", "CRON", "*/10 * * * *", "ocid1.compartment.oc1..aaaapipeline", "audit-ship-datasafe-collector-catch-up"]
     error_message = "the Data Safe schedule starts (invokes) the function every 10 minutes, from CRON"
   }
   assert {
     condition = (
-      length(oci_resource_scheduler_schedule.datasafe_collector[0].resources) == 1 &&
-      oci_resource_scheduler_schedule.datasafe_collector[0].resources[0].id == oci_functions_function.datasafe_collector[0].id &&
-      oci_resource_scheduler_schedule.datasafe_collector[0].resources[0].parameters[0].parameter_type == "BODY" &&
-      oci_resource_scheduler_schedule.datasafe_collector[0].resources[0].parameters[0].value == tolist(["{}"])
+      length(oci_resource_scheduler_schedule.job["datasafe-collector-catch-up"].resources) == 1 &&
+      oci_resource_scheduler_schedule.job["datasafe-collector-catch-up"].resources[0].id == oci_functions_function.datasafe_collector[0].id &&
+      oci_resource_scheduler_schedule.job["datasafe-collector-catch-up"].resources[0].parameters[0].parameter_type == "BODY" &&
+      oci_resource_scheduler_schedule.job["datasafe-collector-catch-up"].resources[0].parameters[0].value == tolist(["{}"])
     )
     error_message = "the Data Safe schedule targets only the datasafe-collector, with the body {}"
   }
   assert {
-    condition = oci_identity_policy.datasafe_collector_schedule[0].statements == tolist([
-      "Allow any-user to read fn-function in compartment id ocid1.compartment.oc1..aaaapipeline where all {request.principal.type = 'resourceschedule', request.principal.id = '${oci_resource_scheduler_schedule.datasafe_collector[0].id}', target.function.id = '${oci_functions_function.datasafe_collector[0].id}'}",
-      "Allow any-user to use fn-invocation in compartment id ocid1.compartment.oc1..aaaapipeline where all {request.principal.type = 'resourceschedule', request.principal.id = '${oci_resource_scheduler_schedule.datasafe_collector[0].id}', target.function.id = '${oci_functions_function.datasafe_collector[0].id}'}",
+    condition = oci_identity_policy.schedule["datasafe-collector-catch-up"].statements == tolist([
+      "Allow any-user to read fn-function in compartment id ocid1.compartment.oc1..aaaapipeline where all {request.principal.type = 'resourceschedule', request.principal.id = '${oci_resource_scheduler_schedule.job["datasafe-collector-catch-up"].id}', target.function.id = '${oci_functions_function.datasafe_collector[0].id}'}",
+      "Allow any-user to use fn-invocation in compartment id ocid1.compartment.oc1..aaaapipeline where all {request.principal.type = 'resourceschedule', request.principal.id = '${oci_resource_scheduler_schedule.job["datasafe-collector-catch-up"].id}', target.function.id = '${oci_functions_function.datasafe_collector[0].id}'}",
     ])
     error_message = "only the Data Safe schedule's principal may look up and invoke only the datasafe-collector"
   }
@@ -210,7 +213,7 @@ run "datasafe_collector_defaults" {
   assert {
     condition = (
       output.datasafe_collector_function_id == oci_functions_function.datasafe_collector[0].id &&
-      output.datasafe_collector_schedule_id == oci_resource_scheduler_schedule.datasafe_collector[0].id &&
+      output.datasafe_collector_schedule_id == oci_resource_scheduler_schedule.job["datasafe-collector-catch-up"].id &&
       output.datasafe_collector_state_dir == "oci://testns/audit-ship-audit/shipped/logzio/collectors/" &&
       output.audit_collector_function_id == null
     )
@@ -262,9 +265,9 @@ run "both_collectors_share_the_state_dir" {
   }
   assert {
     condition = (
-      length(oci_resource_scheduler_schedule.collector) == 1 && length(oci_resource_scheduler_schedule.datasafe_collector) == 1 &&
-      oci_resource_scheduler_schedule.collector[0].recurrence_details == "*/15 * * * *" &&
-      oci_resource_scheduler_schedule.datasafe_collector[0].recurrence_details == "*/10 * * * *"
+      contains(keys(oci_resource_scheduler_schedule.job), "audit-collector-catch-up") && contains(keys(oci_resource_scheduler_schedule.job), "datasafe-collector-catch-up") &&
+      oci_resource_scheduler_schedule.job["audit-collector-catch-up"].recurrence_details == "*/15 * * * *" &&
+      oci_resource_scheduler_schedule.job["datasafe-collector-catch-up"].recurrence_details == "*/10 * * * *"
     )
     error_message = "each collector has its own schedule"
   }
@@ -332,7 +335,7 @@ run "datasafe_collector_schedule_disabled" {
   }
 
   assert {
-    condition     = length(oci_resource_scheduler_schedule.datasafe_collector) == 0 && length(oci_identity_policy.datasafe_collector_schedule) == 0
+    condition     = !contains(keys(oci_resource_scheduler_schedule.job), "datasafe-collector-catch-up") && !contains(keys(oci_identity_policy.schedule), "datasafe-collector-catch-up")
     error_message = "no Data Safe schedule and no schedule policy when the schedule is off"
   }
   assert {
@@ -383,6 +386,8 @@ run "datasafe_collector_to_oci_logging_scoped" {
       OCI_LOG_ID               = oci_logging_log.reingest[0].id
       DEAD_LETTER_PREFIX       = "dead-letter/"
       LEDGER_PREFIX            = "shipped/oci-logging/"
+      METRICS_COMPARTMENT_OCID = "ocid1.compartment.oc1..aaaapipeline"
+      METRICS_NAMESPACE        = "auditship"
     })
     error_message = "Data Safe collector config for oci-logging, two regions, one compartment, SQL redacted"
   }
@@ -402,7 +407,7 @@ run "datasafe_collector_to_oci_logging_scoped" {
     error_message = "data-safe-audit-events narrowed to the compartment; region subscriptions stay tenancy-wide; log-content, no secret"
   }
   assert {
-    condition     = oci_resource_scheduler_schedule.datasafe_collector[0].recurrence_details == "0 * * * *"
+    condition     = oci_resource_scheduler_schedule.job["datasafe-collector-catch-up"].recurrence_details == "0 * * * *"
     error_message = "the cron expression comes from datasafe_collector_schedule_cron"
   }
   assert {

@@ -82,8 +82,8 @@ run "defaults" {
     error_message = "object rules must be prefix-filtered, and only the dead-letter rule may reach dead-letter/"
   }
   assert {
-    condition     = length(oci_objectstorage_object_lifecycle_policy.audit.rules) == 4
-    error_message = "four rules: connector output, ledger, dead letters, stale multipart uploads"
+    condition     = length(oci_objectstorage_object_lifecycle_policy.audit.rules) == 6
+    error_message = "six rules: connector output, fmw/ and dbaudit/ uploads, ledger, dead letters, stale multipart uploads"
   }
 
   # --- connector ---
@@ -120,11 +120,11 @@ run "defaults" {
     condition = jsondecode(oci_events_rule.object_created.condition) == {
       eventType = ["com.oraclecloud.objectstorage.createobject"]
       data = {
-        resourceName      = ["audit/*"]
+        resourceName      = ["audit/*", "dbaudit/*", "fmw/*"]
         additionalDetails = { bucketName = ["audit-ship-audit"] }
       }
     }
-    error_message = "the rule must match createobject in this bucket under audit/ only"
+    error_message = "the rule must match createobject in this bucket under audit/ and the upload prefixes only"
   }
   assert {
     condition     = oci_events_rule.object_created.is_enabled && alltrue([for a in oci_events_rule.object_created.actions[0].actions : a.action_type == "FAAS" && a.is_enabled])
@@ -157,14 +157,18 @@ run "defaults" {
       LOGZIO_TYPE              = "oci-audit"
       DEAD_LETTER_PREFIX       = "dead-letter/"
       LEDGER_PREFIX            = "shipped/logzio/"
+      METRICS_COMPARTMENT_OCID = "ocid1.compartment.oc1..aaaapipeline"
+      METRICS_NAMESPACE        = "auditship"
     })
     error_message = "logzio-shipper config is wrong"
   }
   assert {
     condition = oci_functions_function.shipper["oci-logging-shipper"].config == tomap({
-      OCI_LOG_ID         = oci_logging_log.reingest[0].id
-      DEAD_LETTER_PREFIX = "dead-letter/"
-      LEDGER_PREFIX      = "shipped/oci-logging/"
+      OCI_LOG_ID               = oci_logging_log.reingest[0].id
+      DEAD_LETTER_PREFIX       = "dead-letter/"
+      LEDGER_PREFIX            = "shipped/oci-logging/"
+      METRICS_COMPARTMENT_OCID = "ocid1.compartment.oc1..aaaapipeline"
+      METRICS_NAMESPACE        = "auditship"
     })
     error_message = "oci-logging-shipper config is wrong"
   }
@@ -204,9 +208,15 @@ run "defaults" {
       "Allow dynamic-group audit-ship-logzio-shipper to read objects in compartment id ocid1.compartment.oc1..aaaapipeline where target.bucket.name = 'audit-ship-audit'",
       "Allow dynamic-group audit-ship-logzio-shipper to manage objects in compartment id ocid1.compartment.oc1..aaaapipeline where all {target.bucket.name = 'audit-ship-audit', any {request.permission = 'OBJECT_CREATE', request.permission = 'OBJECT_OVERWRITE'}}",
       "Allow dynamic-group audit-ship-logzio-shipper to read secret-bundles in compartment id ocid1.compartment.oc1..aaaapipeline where target.secret.id = 'ocid1.vaultsecret.oc1.eu-frankfurt-1.aaaasecret'",
+      "Allow dynamic-group audit-ship-logzio-shipper to use metrics in compartment id ocid1.compartment.oc1..aaaapipeline where target.metrics.namespace = 'auditship'",
+      "Allow dynamic-group audit-ship-logzio-shipper to read fn-function in compartment id ocid1.compartment.oc1..aaaapipeline where target.function.id = '${oci_functions_function.shipper["logzio-shipper"].id}'",
+      "Allow dynamic-group audit-ship-logzio-shipper to use fn-invocation in compartment id ocid1.compartment.oc1..aaaapipeline where target.function.id = '${oci_functions_function.shipper["logzio-shipper"].id}'",
       "Allow dynamic-group audit-ship-oci-logging-shipper to read objects in compartment id ocid1.compartment.oc1..aaaapipeline where target.bucket.name = 'audit-ship-audit'",
       "Allow dynamic-group audit-ship-oci-logging-shipper to manage objects in compartment id ocid1.compartment.oc1..aaaapipeline where all {target.bucket.name = 'audit-ship-audit', any {request.permission = 'OBJECT_CREATE', request.permission = 'OBJECT_OVERWRITE'}}",
       "Allow dynamic-group audit-ship-oci-logging-shipper to use log-content in compartment id ocid1.compartment.oc1..aaaapipeline",
+      "Allow dynamic-group audit-ship-oci-logging-shipper to use metrics in compartment id ocid1.compartment.oc1..aaaapipeline where target.metrics.namespace = 'auditship'",
+      "Allow dynamic-group audit-ship-oci-logging-shipper to read fn-function in compartment id ocid1.compartment.oc1..aaaapipeline where target.function.id = '${oci_functions_function.shipper["oci-logging-shipper"].id}'",
+      "Allow dynamic-group audit-ship-oci-logging-shipper to use fn-invocation in compartment id ocid1.compartment.oc1..aaaapipeline where target.function.id = '${oci_functions_function.shipper["oci-logging-shipper"].id}'",
     ])
     error_message = "function policy statements changed"
   }
@@ -259,7 +269,7 @@ run "logzio_only" {
     error_message = "the rule must invoke only the Logz.io function"
   }
   assert {
-    condition     = length([for s in oci_identity_policy.functions.statements : s if strcontains(s, "log-content")]) == 0 && length(oci_identity_policy.functions.statements) == 3
+    condition     = length([for s in oci_identity_policy.functions.statements : s if strcontains(s, "log-content")]) == 0 && length(oci_identity_policy.functions.statements) == 6
     error_message = "no log-content grant without the Logging function"
   }
 }
@@ -292,7 +302,7 @@ run "logging_only_custom_filter" {
     error_message = "_Audit of the chosen compartment only"
   }
   assert {
-    condition     = jsondecode(oci_events_rule.object_created.condition).data.resourceName == ["raw-audit/*"] && oci_sch_service_connector.audit.target[0].object_name_prefix == "raw-audit"
+    condition     = jsondecode(oci_events_rule.object_created.condition).data.resourceName == ["raw-audit/*", "dbaudit/*", "fmw/*"] && oci_sch_service_connector.audit.target[0].object_name_prefix == "raw-audit"
     error_message = "the rule and the connector must share the prefix"
   }
   assert {

@@ -372,32 +372,60 @@ MUTATIONS = [
         id="unknown-argument-in-required-block",
     ),
     pytest.param(
-        "collector.tf",
-        "  recurrence_details = var.audit_collector_schedule_cron\n",
-        "  recurrence_detail  = var.audit_collector_schedule_cron\n",
+        "schedules.tf",
+        "  recurrence_details = each.value.cron\n",
+        "  recurrence_detail  = each.value.cron\n",
         'An argument named "recurrence_detail" is not expected here',
         id="misspelled-schedule-argument",
     ),
     pytest.param(
-        "collector.tf",
+        "schedules.tf",
         '  action             = "START_RESOURCE"\n',
         "",
         'The argument "action" is required',
         id="missing-required-schedule-action",
     ),
     pytest.param(
-        "collector.tf",
-        "      value          = [jsonencode({})]",
+        "schedules.tf",
+        "      value          = [each.value.body]",
         "      value          = jsonencode({})",
         'Inappropriate value for attribute "value": list of string required',
         id="schedule-body-not-a-list",
     ),
     pytest.param(
-        "datasafe_collector.tf",
+        "schedules.tf",
         '  recurrence_type    = "CRON"\n',
         "",
         'The argument "recurrence_type" is required',
-        id="missing-required-datasafe-schedule-recurrence",
+        id="missing-required-schedule-recurrence",
+    ),
+    pytest.param(
+        "alarms.tf",
+        "  metric_compartment_id = local.metrics_compartment\n",
+        "",
+        'The argument "metric_compartment_id" is required',
+        id="missing-required-alarm-metric-compartment",
+    ),
+    pytest.param(
+        "alarms.tf",
+        "  pending_duration      = each.value.pending\n",
+        "  pending_durations     = each.value.pending\n",
+        'An argument named "pending_durations" is not expected here',
+        id="misspelled-alarm-argument",
+    ),
+    pytest.param(
+        "alarms.tf",
+        "  is_notifications_per_metric_dimension_enabled = true\n",
+        '  is_notifications_per_metric_dimension_enabled = "per function"\n',
+        'Inappropriate value for attribute "is_notifications_per_metric_dimension_enabled": a bool is required',
+        id="alarm-wrong-type",
+    ),
+    pytest.param(
+        "alarms.tf",
+        '  protocol       = "EMAIL"\n',
+        "",
+        'The argument "protocol" is required',
+        id="missing-required-subscription-protocol",
     ),
     pytest.param(
         "datasafe_collector.tf",
@@ -447,7 +475,7 @@ def test_terraform_test_catches_broken_wiring(
     events = work / "events.tf"
     events.write_text(
         events.read_text(encoding="utf-8").replace(
-            '      resourceName      = ["${local.connector_prefix_path}*"]\n', ""
+            '      resourceName      = [for p in local.shipped_prefix_list : "${p}*"]\n', ""
         ),
         encoding="utf-8",
     )
@@ -455,8 +483,9 @@ def test_terraform_test_catches_broken_wiring(
     # WHEN the terraform tests run THEN both assertions fail
     res = run_tf(work, "test", "-no-color", "-filter=tests/pipeline.tftest.hcl")
     assert res.returncode != 0
-    assert "object events must be on" in res.output
-    assert "under audit/ only" in res.output
+    output = " ".join(res.output.split())  # terraform wraps long messages
+    assert "object events must be on" in output
+    assert "under audit/ and the upload prefixes only" in output
 
 
 @pytest.mark.slow
