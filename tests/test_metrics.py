@@ -18,6 +18,7 @@ import pytest
 from auditship import metrics
 from auditship.deadline import Deadline
 from auditship.delivery.deadletter import LocalDeadLetterStore
+from auditship.entrypoints import cli
 from auditship.metrics import Dimensions, Posted, RunFigures, RunMetrics, newest_event_time
 from auditship.model import ObjectRef, Record, Summary
 from auditship.pipeline import ShipOptions
@@ -30,11 +31,22 @@ from auditship.state.accounting import RunTally
 from auditship.state.ledger import LocalLedger
 from auditship.transforms import fastpath
 from auditship.transforms.normalize import Normalizer
-from conftest import TOKEN
+from conftest import BUCKET, NAMESPACE, SAMPLE, TOKEN
+from fakes import FakeLogzioListener, FakeObjectStorage
 from fakes.monitoring import FakeMonitoring
 from fakes.oci_auth import make_client
 from hypothesis import given
 from hypothesis import strategies as st
+from test_audit_collector import DAY0, World, seed_first_day, world  # noqa: F401 - fixture
+from test_audit_collector_function import Stage, stage  # noqa: F401 - the fixture
+from test_handler import (  # noqa: F401 - fixtures
+    OBJECT,
+    create_event,
+    invoke,
+    load_function,
+    logzio_env,
+    vault,
+)
 
 COMPARTMENT = "ocid1.compartment.oc1..metrics"
 
@@ -409,3 +421,247 @@ def test_the_monitoring_client_posts_to_telemetry_ingestion(
     assert endpoint == "https://telemetry-ingestion.us-ashburn-1.oraclecloud.com/20180401"
     override = OciClients(Settings(monitoring_endpoint="http://127.0.0.1:9"))
     assert override.monitoring.base_client.endpoint == "http://127.0.0.1:9/20180401"
+
+
+# -- end to end: an operator run --------------------------------------------------------------
+
+
+def newest_accepted(listener: FakeLogzioListener) -> datetime:
+    return max(datetime.fromisoformat(r["@timestamp"]) for r in listener.accepted)
+
+
+def assert_lag(posted: float, newest: datetime) -> None:
+    """DeliveryLagSeconds is now minus the newest delivered time, measured at the post."""
+    assert 0 <= (datetime.now(UTC) - newest).total_seconds() - posted < 30
+
+
+def operator_args(tmp_path: Path, config: Path, monitoring: FakeMonitoring) -> list[str]:
+    return [
+        "--metrics-compartment", COMPARTMENT, "--monitoring-endpoint", monitoring.url,
+        "--config-file", str(config), "--dead-letter-dir", str(tmp_path / "dlq"),
+        "--state-dir", str(tmp_path / "state"), "--progress", "never",
+    ]  # fmt: skip
+
+
+def test_an_operator_run_posts_what_it_shipped_and_rejected(
+    tmp_path: Path,
+    oci_config_file: Path,
+    monitoring: FakeMonitoring,
+    listener: FakeLogzioListener,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # GIVEN a file of records from the last minutes, with one line that is not JSON
+    now = datetime.now(UTC)
+    times = [now - timedelta(minutes=m) for m in (9, 4, 7)]
+    path = tmp_path / "export.json"
+    lines = [json.dumps({"id": str(i), "time": canonical(t)}).encode() for i, t in enumerate(times)]
+    path.write_bytes(b"\n".join([lines[0], b'{"broken": }', *lines[1:]]) + b"\n")
+    # WHEN it is shipped to Logz.io with --metrics-compartment
+    code = cli.run(
+        [str(path), "--to", "logzio", "--logzio-url", listener.url, "--logzio-token", TOKEN,
+         *operator_args(tmp_path, oci_config_file, monitoring)],
+        env={},
+    )  # fmt: skip
+    # THEN the run is as without metrics (exit 1: something was dead-lettered) ...
+    assert code == cli.EXIT_REJECTED
+    summary = json.loads(capsys.readouterr().err.strip().splitlines()[-1])
+    assert (summary["shipped"], summary["rejected"]) == (3, 1)
+    # ... and one request posted its metrics, signed with the config file's key
+    assert len(monitoring.requests) == 1
+    assert monitoring.requests[0].status == 200  # signed: the fake answers 401 otherwise
+    got = monitoring.values()
+    assert {k: v for k, v in got.items() if k != "DeliveryLagSeconds"} == {
+        "RecordsShipped": 3, "RecordsRejected": 1, "DeadLettersWritten": 1, "ObjectsFailed": 0,
+    }  # fmt: skip
+    assert_lag(got["DeliveryLagSeconds"], now.replace(microsecond=now.microsecond // 1000 * 1000)
+               - timedelta(minutes=4))  # fmt: skip
+    for name in got:
+        [point] = monitoring.points(name)
+        assert point.dimensions == {"function": "cli", "sink": "logzio"}
+        assert (point.namespace, point.compartment_id) == ("auditship", COMPARTMENT)
+
+
+def test_an_operator_run_that_fails_posts_that_it_failed(
+    tmp_path: Path, oci_config_file: Path, monitoring: FakeMonitoring
+) -> None:
+    # GIVEN a listener that refuses the token: nothing is delivered
+    path = tmp_path / "export.json"
+    path.write_bytes(b'{"id": "1", "time": "2026-11-01T00:00:00.000Z"}\n')
+    with FakeLogzioListener(tokens={"right"}) as strict:
+        code = cli.run(
+            [str(path), "--to", "logzio", "--logzio-url", strict.url, "--logzio-token", "wrong",
+             "--metrics-namespace", "audit_ship_test",
+             *operator_args(tmp_path, oci_config_file, monitoring)],
+            env={},
+        )  # fmt: skip
+    assert code == cli.EXIT_INCOMPLETE
+    # no DeliveryLagSeconds: nothing was delivered
+    assert monitoring.values() == {
+        "RecordsShipped": 0,
+        "RecordsRejected": 0,
+        "DeadLettersWritten": 0,
+        "ObjectsFailed": 1,
+    }
+    assert monitoring.points("ObjectsFailed")[0].namespace == "audit_ship_test"
+
+
+def test_without_a_metrics_compartment_an_operator_run_posts_nothing(
+    tmp_path: Path, monitoring: FakeMonitoring, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "export.json"
+    path.write_bytes(b'{"id": "1", "time": "2026-11-01T00:00:00.000Z"}\n')
+    code = cli.run(
+        [str(path), "--monitoring-endpoint", monitoring.url, "--dead-letter-dir",
+         str(tmp_path / "dlq"), "--state-dir", str(tmp_path / "state")],
+        env={},
+    )  # fmt: skip
+    assert code == cli.EXIT_OK
+    assert not monitoring.requests
+
+
+def test_a_broken_metrics_endpoint_never_changes_the_exit_code(
+    tmp_path: Path,
+    oci_config_file: Path,
+    monitoring: FakeMonitoring,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    monitoring.script([500, 503])
+    path = tmp_path / "export.json"
+    path.write_bytes(b'{"id": "1", "time": "2026-11-01T00:00:00.000Z"}\n')
+    code = cli.run([str(path), *operator_args(tmp_path, oci_config_file, monitoring)], env={})
+    assert code == cli.EXIT_OK
+    assert [r.status for r in monitoring.requests] == [500, 503]  # one quick retry, no more
+    assert "metrics not posted (HTTP 503 ServiceUnavailable)" in caplog.text
+
+
+def test_an_operator_api_collector_run_posts_runs_with_its_source(
+    world: World,  # noqa: F811 - the fixture imported above
+    monitoring: FakeMonitoring,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    ids = seed_first_day(world)
+    until = DAY0 + timedelta(days=1)
+    code, summary = world.collect(
+        capsys, "--since", DAY0.isoformat(), "--until", until.isoformat(),
+        "--metrics-compartment", COMPARTMENT, "--monitoring-endpoint", monitoring.url,
+    )  # fmt: skip
+    assert code == 0, summary
+    got = monitoring.values()
+    assert {k: v for k, v in got.items() if k != "DeliveryLagSeconds"} == {
+        "RecordsShipped": len(ids), "RecordsRejected": 0, "DeadLettersWritten": 0,
+        "RunsFailed": 0,
+    }  # fmt: skip
+    assert_lag(got["DeliveryLagSeconds"], newest_accepted(world.listener))
+    [point] = monitoring.points("RunsFailed")
+    assert point.dimensions == {"function": "cli", "sink": "logzio", "source": "audit"}
+
+
+# -- end to end: function invocations --------------------------------------------------------
+
+
+@pytest.fixture
+def metrics_env(monkeypatch: pytest.MonkeyPatch, monitoring: FakeMonitoring) -> FakeMonitoring:
+    monkeypatch.setenv("METRICS_COMPARTMENT_OCID", COMPARTMENT)
+    monkeypatch.setenv("OCI_MONITORING_ENDPOINT", monitoring.url)
+    monkeypatch.delenv("FN_FN_NAME", raising=False)
+    return monitoring
+
+
+@pytest.mark.usefixtures("logzio_env")
+def test_an_invocation_posts_its_metrics_named_by_the_fn_runtime(
+    object_storage: FakeObjectStorage,
+    listener: FakeLogzioListener,
+    metrics_env: FakeMonitoring,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # GIVEN the shipper deployed as "audit-to-logzio", and an object with a broken record
+    monkeypatch.setenv("FN_FN_NAME", "audit-to-logzio")
+    body = SAMPLE.read_bytes() + gzip.compress(b'{"cut": \n')
+    etag = object_storage.put(NAMESPACE, BUCKET, OBJECT, body)
+    handler = load_function("logzio-shipper").handler
+    # WHEN its Object-Create event is handled
+    status, summary = invoke(handler, create_event(etag))
+    # THEN the invocation is as without metrics, and posted one request
+    assert status == 200, summary
+    assert (summary["shipped"], summary["rejected"]) == (200, 1)
+    assert len(metrics_env.requests) == 1
+    got = metrics_env.values()
+    assert {k: v for k, v in got.items() if k != "DeliveryLagSeconds"} == {
+        "RecordsShipped": 200, "RecordsRejected": 1, "DeadLettersWritten": 1,
+        "ObjectsFailed": 0,
+    }  # fmt: skip
+    assert_lag(got["DeliveryLagSeconds"], newest_accepted(listener))
+    [point] = metrics_env.points("RecordsShipped")
+    assert point.dimensions == {"function": "audit-to-logzio", "sink": "logzio"}
+
+
+@pytest.mark.usefixtures("logzio_env")
+def test_a_failed_invocation_posts_that_it_failed(metrics_env: FakeMonitoring) -> None:
+    handler = load_function("logzio-shipper").handler
+    status, _ = invoke(handler, b"not an event")
+    assert status == 502
+    assert metrics_env.values() == {"RecordsShipped": 0, "RecordsRejected": 0,
+                                    "DeadLettersWritten": 0, "ObjectsFailed": 1}  # fmt: skip
+    [point] = metrics_env.points("ObjectsFailed")
+    assert point.dimensions == {"function": "logzio-shipper", "sink": "logzio"}
+
+
+@pytest.mark.usefixtures("logzio_env")
+def test_a_hanging_monitoring_endpoint_neither_fails_nor_holds_the_invocation(
+    object_storage: FakeObjectStorage,
+    listener: FakeLogzioListener,
+    metrics_env: FakeMonitoring,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(metrics, "METRICS_SECONDS", 2.0)  # the bound, shorter for the test
+    metrics_env.script(["timeout", "timeout"])  # each hangs 30 s
+    etag = object_storage.put(NAMESPACE, BUCKET, OBJECT, SAMPLE.read_bytes())
+    handler = load_function("logzio-shipper").handler
+    started = time.monotonic()
+    status, summary = invoke(handler, create_event(etag))
+    assert status == 200, summary
+    assert summary["shipped"] == len(listener.accepted) == 200
+    assert time.monotonic() - started < 2.0 + 8.0  # the bound, and the shipping itself
+    assert not metrics_env.metrics  # nothing arrived in time
+
+
+@pytest.mark.usefixtures("logzio_env")
+def test_a_dead_monitoring_endpoint_neither_fails_nor_holds_the_invocation(
+    object_storage: FakeObjectStorage,
+    listener: FakeLogzioListener,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    with FakeMonitoring() as gone:
+        url = gone.url  # a port nobody listens on once it stops
+    monkeypatch.setenv("METRICS_COMPARTMENT_OCID", COMPARTMENT)
+    monkeypatch.setenv("OCI_MONITORING_ENDPOINT", url)
+    etag = object_storage.put(NAMESPACE, BUCKET, OBJECT, SAMPLE.read_bytes())
+    started = time.monotonic()
+    status, summary = invoke(load_function("logzio-shipper").handler, create_event(etag))
+    assert status == 200, summary
+    assert summary["shipped"] == 200
+    assert time.monotonic() - started < metrics.METRICS_SECONDS + 8.0
+
+
+def test_a_collector_invocation_posts_runs_with_its_source(
+    stage: Stage,  # noqa: F811 - the fixture imported above
+    metrics_env: FakeMonitoring,
+) -> None:
+    # A scheduled run with no checkpoint yet fails: that is posted too
+    status, _ = invoke(stage.handler, {})
+    assert status == 502
+    assert metrics_env.values()["RunsFailed"] == 1
+    metrics_env.clear()
+    # A backfill collects every seeded event
+    ids = stage.seed(days=1)
+    status, summary = invoke(stage.handler, {"audit": {"since": "2d", "until": "30m"}})
+    assert status == 200, summary
+    got = metrics_env.values()
+    assert {k: v for k, v in got.items() if k != "DeliveryLagSeconds"} == {
+        "RecordsShipped": len(ids), "RecordsRejected": 0, "DeadLettersWritten": 0,
+        "RunsFailed": 0,
+    }  # fmt: skip
+    assert_lag(got["DeliveryLagSeconds"], newest_accepted(stage.listener))
+    [point] = metrics_env.points("RunsFailed")
+    assert point.dimensions == {"function": "audit-collector", "sink": "logzio",
+                                "source": "audit"}  # fmt: skip

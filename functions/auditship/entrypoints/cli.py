@@ -25,7 +25,7 @@ import signal
 import sys
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any, NoReturn
 
@@ -45,6 +45,7 @@ from auditship.entrypoints.sweeping import sweep
 from auditship.entrypoints.wiring import build_sink, normalizer_for, ship_options_for
 from auditship.errors import AuditShipError, ConfigError
 from auditship.logs import configure_logging
+from auditship.metrics import RunMetrics, for_operator
 from auditship.model import ObjectRef, Summary
 from auditship.shipping import Runtime, ship_all
 from auditship.sinks.base import Sink
@@ -146,6 +147,27 @@ def build_parser() -> argparse.ArgumentParser:
     api.add_argument("--identity-endpoint", help="env OCI_IDENTITY_ENDPOINT")
     api.add_argument("--audit-endpoint", help="may contain {region}; env OCI_AUDIT_ENDPOINT")
     api.add_argument("--datasafe-endpoint", help="may contain {region}; env OCI_DATASAFE_ENDPOINT")
+    mon = p.add_argument_group(
+        "metrics",
+        "With a compartment, the run posts its metrics to OCI Monitoring when it ends (also "
+        "when it fails; see README, Metrics), dimension function=cli. A metrics failure is "
+        "logged and does not change the exit code.",
+    )
+    mon.add_argument(
+        "--metrics-compartment",
+        metavar="OCID",
+        help="post metrics into this compartment (env METRICS_COMPARTMENT_OCID)",
+    )
+    mon.add_argument(
+        "--metrics-namespace",
+        metavar="NAME",
+        help="env METRICS_NAMESPACE; default auditship (the oci_ prefix is reserved)",
+    )
+    mon.add_argument(
+        "--monitoring-endpoint",
+        metavar="URL",
+        help="env OCI_MONITORING_ENDPOINT; default telemetry-ingestion of the config's region",
+    )
     p.add_argument(
         "--workers",
         type=int,
@@ -175,6 +197,9 @@ def _settings(args: argparse.Namespace, env: dict[str, str]) -> Settings:
         "OCI_IDENTITY_ENDPOINT": args.identity_endpoint,
         "OCI_AUDIT_ENDPOINT": args.audit_endpoint,
         "OCI_DATASAFE_ENDPOINT": args.datasafe_endpoint,
+        "METRICS_COMPARTMENT_OCID": args.metrics_compartment,
+        "METRICS_NAMESPACE": args.metrics_namespace,
+        "OCI_MONITORING_ENDPOINT": args.monitoring_endpoint,
     }
     merged = dict(env)
     merged.setdefault("WORKERS", "2" if (os.cpu_count() or 1) > 1 else "1")
@@ -218,6 +243,7 @@ class _Job:
     remote: list[tuple[ObjectRef, bool]]  # (ref, is_prefix)
     clients: Any  # OciClients, when anything needs OCI credentials
     sink: Sink
+    metrics: RunMetrics
     readers: list[Any] = field(default_factory=list)
     deadline: Deadline = field(default_factory=Deadline.unlimited)  # cancelled by a signal
 
@@ -229,7 +255,9 @@ class _Job:
             normalizer=normalizer_for(self.settings),
             dead_letters=dead_letters,
             ledger=ledger,
-            options=ship_options_for(self.settings, force=self.args.force),
+            options=replace(
+                ship_options_for(self.settings, force=self.args.force), tally=self.metrics.tally
+            ),
             replaying_dead_letters=self.args.dead_letters,
             **more,
         )
@@ -248,7 +276,26 @@ def _job(args: argparse.Namespace, env: dict[str, str]) -> _Job:
             settings, auth="config_file", config_file=args.config_file, profile=args.profile
         )
     sink = build_sink(args.to, settings, clients)
-    return _Job(args, settings, local, remote, clients, sink)
+    return _Job(args, settings, local, remote, clients, sink, _metrics(args, settings, clients))
+
+
+def _metrics(
+    args: argparse.Namespace, settings: Settings, clients: Any, source: str = ""
+) -> RunMetrics:
+    """The run's metrics (off without a metrics compartment), posted with the run's OCI
+    clients, or, for a run that needs none (local files to stdout), with ones made from
+    the same config file when the post is made (a broken file is then logged)."""
+
+    def made() -> Any:
+        if clients is not None:
+            return clients
+        from auditship.oci_clients import OciClients
+
+        return OciClients(
+            settings, auth="config_file", config_file=args.config_file, profile=args.profile
+        )
+
+    return for_operator(settings, made, sink=args.to, source=source)
 
 
 def _ship_local(job: _Job) -> Summary:
@@ -318,16 +365,19 @@ def run(argv: list[str] | None = None, env: dict[str, str] | None = None) -> int
         return EXIT_USAGE
     _stop_on_signals(job.deadline, job.settings.deadline_margin_seconds)
     total = Summary()
+    shipped: Summary | None = None  # None: the run failed before it could say what it did
     try:
         if job.local:
             total.add(_ship_local(job))
         if job.remote:
             total.add(_ship_remote(job))
+        shipped = total
     except ConfigError as exc:
         print(f"oci-audit-ship: {exc}", file=sys.stderr)
         return EXIT_USAGE
     finally:
         job.sink.close()
+        job.metrics.post(shipped)  # bounded; logs a failure, never raises
     return _report(total, job.readers)
 
 
@@ -340,14 +390,17 @@ def _sweep(args: argparse.Namespace, env: dict[str, str]) -> int:
         print(f"oci-audit-ship: {exc}", file=sys.stderr)
         return EXIT_USAGE
     _stop_on_signals(job.deadline, job.settings.deadline_margin_seconds)
+    shipped: Summary | None = None
     try:
         swept = sweep(request, _remote_runtime(job), settings=job.settings,
                       storage=job.clients.object_storage, deadline=job.deadline)  # fmt: skip
+        shipped = swept.summary
     except ConfigError as exc:
         print(f"oci-audit-ship: {exc}", file=sys.stderr)
         return EXIT_USAGE
     finally:
         job.sink.close()
+        job.metrics.post(shipped)
     return _report(swept.summary, job.readers, swept.to_json_dict())
 
 
@@ -371,15 +424,18 @@ def _collect(args: argparse.Namespace, env: dict[str, str], address: ApiAddress)
     _stop_on_signals(deadline, settings.deadline_margin_seconds)
     state = StateLocation.parse(args.state_dir)
     letters = None if not state.is_local else LocalDeadLetterStore(args.dead_letter_dir)
+    run_metrics = _metrics(args, settings, clients, source=address.kind)
+    collected: Summary | None = None  # None: the run failed before it collected
     try:
         with open_collector(
             address, settings=settings, clients=clients, sink=sink, state=state,
-            dead_letters=letters, deadline=deadline, force=args.force,
+            dead_letters=letters, deadline=deadline, force=args.force, tally=run_metrics.tally,
         ) as collector:  # fmt: skip
             plan = collector.plan(since, until, now)
             bar = _window_bar(args, len(plan.units))
             collector.set_progress(bar)
             result = collector.run(plan)
+        collected = result.summary
     except ConfigError as exc:
         print(f"oci-audit-ship: {exc}", file=sys.stderr)
         return EXIT_USAGE
@@ -388,6 +444,7 @@ def _collect(args: argparse.Namespace, env: dict[str, str], address: ApiAddress)
         return _report(failed, [])
     finally:
         sink.close()
+        run_metrics.post(collected)
     return _report(result.summary, [], result.to_json_dict())
 
 

@@ -24,6 +24,7 @@ from auditship.sources.audit_api import AuditApiSource
 from auditship.sources.data_safe import REDACT_CHOICES, DataSafeSource
 from auditship.sources.tenancy import Scope, compartment_tree, subscribed_regions
 from auditship.sources.throttle import Throttle
+from auditship.state.accounting import RunTally
 from auditship.state.cursor_store import StateLocation, open_state
 
 API_SOURCES = ("audit", "datasafe")
@@ -121,10 +122,12 @@ def open_collector(
     holds_cursors: bool = True,
     regions: tuple[str, ...] = (),
     compartments: tuple[str, ...] = (),
+    tally: RunTally | None = None,
 ) -> Iterator[Collector]:
     """A collector for `address`, holding its source's lease (and its cursors) while the
     block runs. A fan-out part (`holds_cursors` False) collects the windows it is given,
-    in the `regions` and `compartments` they name, and leaves the cursors alone."""
+    in the `regions` and `compartments` they name, and leaves the cursors alone. `tally`:
+    the run's, when it posts metrics (metrics.py)."""
     options = collect_options(settings)
     throttle = Throttle(options.concurrency)
     if holds_cursors:
@@ -147,7 +150,7 @@ def open_collector(
         normalizer=normalizer_for(settings),
         dead_letters=dead_letters,
         deadline=deadline,
-        options=ship_options_for(settings, force=force),
+        options=replace(ship_options_for(settings, force=force), tally=tally),
         collect=options,
         throttle=throttle,
         progress=progress,

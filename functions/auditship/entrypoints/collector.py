@@ -35,6 +35,7 @@ from typing import Any
 
 import orjson
 
+from auditship import metrics
 from auditship.collector import Collected, Collector, Plan
 from auditship.config import Settings
 from auditship.deadline import Deadline
@@ -53,6 +54,7 @@ from auditship.retry import SMALL_OBJECT_POLICY, call_with_retry, is_transient_s
 from auditship.sinks.base import Sink
 from auditship.sources.api_requests import TransientApiError
 from auditship.sources.windows import Unit, rfc3339, stamp
+from auditship.state.accounting import RunTally
 from auditship.state.cursor_store import StateLocation
 from auditship.state.cursors import exact
 from auditship.timeouts import bounded
@@ -93,19 +95,30 @@ class _Container:
 def make_collector_handler(kind: str) -> Callable[..., Any]:
     """The fdk entry point of the collector function of API source `kind` ("audit")."""
     container = _Container(kind)
+    monitoring = metrics.MonitoringClients()  # built once per container, as the others
 
     def handler(ctx: Any, data: io.BytesIO | bytes | None = None) -> Any:
         from fdk import response
 
         configure_logging()
         payload = data.getvalue() if isinstance(data, io.BytesIO) else (data or b"")
+        config = function_config(ctx)
+        run = metrics.for_function(
+            ctx, config, monitoring, sink=config.get("SINK", "").strip(),
+            default_name=f"{kind}-collector", source=kind,
+        )  # fmt: skip
+        result: Collected | None = None  # None: the call failed before it collected
         try:
             request = _request(kind, payload)
-            settings, clients, sink = container.parts(function_config(ctx))
-            result = _handle(kind, request, settings, clients, sink, ctx, deadline_of(ctx))
+            settings, clients, sink = container.parts(config)
+            result = _handle(
+                kind, request, settings, clients, sink, ctx, deadline_of(ctx), run.tally
+            )
         except AuditShipError as exc:
             log.error("invocation failed: %s", exc)
             raise ShipFailedError(orjson.dumps({"error": str(exc)}).decode()) from None
+        finally:  # at the end, and on failure too; bounded, and it never raises
+            run.post(result.summary if result is not None else None, deadline_of(ctx))
         body = orjson.dumps(result.to_json_dict()).decode()
         print(body, file=sys.stderr, flush=True)  # one line per call in the function log
         if not result.summary.complete:
@@ -140,17 +153,18 @@ def _handle(
     sink: Sink,
     ctx: Any,
     deadline: Deadline,
+    tally: RunTally | None = None,
 ) -> Collected:
     state = StateLocation.parse(settings.state_dir)
     force = bool(request.get("force"))
     if "units" in request:
-        return _run_part(kind, request, settings, clients, sink, state, deadline, force)
+        return _run_part(kind, request, settings, clients, sink, state, deadline, force, tally)
     now = datetime.now(UTC)
     since, until = parse_since_until(request.get("since"), request.get("until"), now)
     address = ApiAddress(kind, settings.collect_compartment_ocid)
     with open_collector(
         address, settings=settings, clients=clients, sink=sink, state=state,
-        dead_letters=None, deadline=deadline, force=force,
+        dead_letters=None, deadline=deadline, force=force, tally=tally,
     ) as collector:  # fmt: skip
         plan = collector.plan(since, until, now)
         if len(plan.units) <= settings.collect_inline_windows:
@@ -297,6 +311,7 @@ def _run_part(
     state: StateLocation,
     deadline: Deadline,
     force: bool,
+    tally: RunTally | None = None,
 ) -> Collected:
     units = [_unit_of(kind, u) for u in request.get("units") or []]
     if not units:
@@ -313,6 +328,6 @@ def _run_part(
         address, settings=settings, clients=clients, sink=sink, state=state,
         dead_letters=None, deadline=deadline, force=force, holds_cursors=False,
         regions=tuple(dict.fromkeys(u.region for u in units)),
-        compartments=tuple(dict.fromkeys(u.compartment for u in units)),
+        compartments=tuple(dict.fromkeys(u.compartment for u in units)), tally=tally,
     ) as collector:  # fmt: skip
         return collector.run(plan)

@@ -24,6 +24,7 @@ from typing import Any
 
 import orjson
 
+from auditship import metrics
 from auditship.config import Settings
 from auditship.deadline import Deadline
 from auditship.delivery.deadletter import ObjectStorageDeadLetterStore
@@ -32,6 +33,7 @@ from auditship.entrypoints.sweeping import sweep_in_function
 from auditship.entrypoints.wiring import build_sink, normalizer_for, ship_options_for
 from auditship.errors import AuditShipError
 from auditship.logs import configure_logging
+from auditship.model import Summary
 from auditship.oci_clients import OciClients
 from auditship.shipping import Runtime, ship_all
 from auditship.sources.object_storage import ObjectStorageReader
@@ -116,15 +118,22 @@ def function_config(ctx: Any) -> dict[str, str]:
 def make_handler(sink_kind: str) -> Callable[..., Any]:
     """Build the fdk entry point for a function whose records go to `sink_kind`."""
     container = _Container(sink_kind)
+    monitoring = metrics.MonitoringClients()  # built once per container, as the others
 
     def handler(ctx: Any, data: io.BytesIO | bytes | None = None) -> Any:
         from fdk import response
 
         configure_logging()
         payload = data.getvalue() if isinstance(data, io.BytesIO) else (data or b"")
+        config = function_config(ctx)
+        run = metrics.for_function(
+            ctx, config, monitoring, sink=sink_kind, default_name=f"{sink_kind}-shipper"
+        )
+        summary: Summary | None = None  # None: the call failed before it shipped anything
         try:
             invocation = parse_invocation(payload)
-            runtime = container.runtime_for(function_config(ctx), invocation.force)
+            runtime = container.runtime_for(config, invocation.force)
+            runtime = replace(runtime, options=replace(runtime.options, tally=run.tally))
             if invocation.sweep is not None:
                 assert container.settings is not None  # built by runtime_for
                 swept = sweep_in_function(
@@ -140,6 +149,8 @@ def make_handler(sink_kind: str) -> Callable[..., Any]:
         except AuditShipError as exc:
             log.error("invocation failed: %s", exc)
             raise ShipFailedError(orjson.dumps({"error": str(exc)}).decode()) from None
+        finally:  # at the end, and on failure too; bounded, and it never raises
+            run.post(summary, deadline_of(ctx))
         body = orjson.dumps(line).decode()
         print(body, file=sys.stderr, flush=True)  # one line per call in the function log
         if not summary.complete:
