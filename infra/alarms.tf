@@ -46,7 +46,7 @@ locals {
   alarm_shippers = var.metrics_enabled ? { for name in keys(local.functions) : name => local.shipper_sinks[name] } : {}
 
   alarm_bucket_url = "oci://${local.namespace}/${local.bucket_name}/"
-  alarm_invoke_log = "${var.name_prefix}-app-invoke (log group ${var.name_prefix}-logs)"
+  alarm_invoke_log = "${var.name_prefix}-app-invoke in log group ${var.name_prefix}-logs"
   alarm_runbook    = "Runbook: docs/operations.md, section Alarms."
   alarm_prefixes   = join(", ", local.shipped_prefix_list)
 

@@ -34,6 +34,9 @@ def facts_schema() -> dict:
             "oci_events_rule",
             "oci_functions_function",
             "oci_resource_scheduler_schedule",
+            "oci_monitoring_alarm",
+            "oci_ons_notification_topic",
+            "oci_ons_subscription",
         ],
         ["oci_core_services"],
     )
@@ -93,6 +96,38 @@ def test_generated_schema_matches_known_provider_facts(facts_schema: dict) -> No
     assert parameters["value"]["type"] == ["list", "string"]
     assert "local_time_zone" not in sched["attributes"]  # 8.x only: not used here
 
+    # Monitoring alarm (tpo:website/docs/r/monitoring_alarm.html.markdown): what alarms.tf sets.
+    alarm = res["oci_monitoring_alarm"]["block"]
+    for name in ("compartment_id", "display_name", "metric_compartment_id", "namespace"):
+        assert alarm["attributes"][name]["required"] is True, name
+    for name in ("query", "severity"):
+        assert alarm["attributes"][name]["required"] is True, name
+    assert alarm["attributes"]["destinations"] == {
+        "type": ["list", "string"],
+        "required": True,
+        "description_kind": "plain",
+    }
+    assert alarm["attributes"]["is_enabled"]["type"] == "bool"
+    assert alarm["attributes"]["is_enabled"]["required"] is True
+    for name in ("pending_duration", "body", "message_format", "resolution"):
+        assert alarm["attributes"][name]["type"] == "string", name
+        assert alarm["attributes"][name].get("optional") is True, name
+    overrides = alarm["block_types"]["overrides"]
+    assert overrides["nesting_mode"] == "list"
+    assert set(overrides["block"]["attributes"]) == {
+        "body",
+        "pending_duration",
+        "query",
+        "rule_name",
+        "severity",
+    }
+    topic = res["oci_ons_notification_topic"]["block"]["attributes"]
+    assert topic["name"]["required"] is True
+    assert topic["compartment_id"]["required"] is True
+    subscription = res["oci_ons_subscription"]["block"]["attributes"]
+    for name in ("compartment_id", "endpoint", "protocol", "topic_id"):
+        assert subscription[name]["required"] is True, name
+
     services = facts_schema["data_source_schemas"]["oci_core_services"]["block"]["attributes"]
     assert services["services"] == {
         "type": [
@@ -116,7 +151,9 @@ def test_types_used_finds_every_declared_type() -> None:
     resources, data = schema_gen.types_used(INFRA)
     assert {"oci_objectstorage_bucket", "oci_sch_service_connector", "oci_events_rule"} <= resources
     assert {"oci_identity_policy", "oci_identity_dynamic_group", "oci_vault_secret"} <= resources
-    assert "oci_resource_scheduler_schedule" in resources  # the collector's catch-up schedule
+    assert "oci_resource_scheduler_schedule" in resources  # catch-ups and sweeps
+    alarms = {"oci_monitoring_alarm", "oci_ons_notification_topic", "oci_ons_subscription"}
+    assert alarms <= resources
     assert data == {"oci_objectstorage_namespace", "oci_core_services"}
 
 
@@ -283,6 +320,7 @@ def _all_tf_text() -> str:
 # ---------------------------------------------------------------------------------------
 
 RunTf = Callable[..., TfResult]
+SUITE_TIMEOUT = 900  # the whole `terraform test` suite (about 3 minutes on 2 idle cores)
 
 
 @pytest.mark.slow
@@ -305,11 +343,12 @@ def test_validate_passes(run_tf: RunTf, infra_copy: Path) -> None:
 
 @pytest.mark.slow
 def test_terraform_test_suite_passes(run_tf: RunTf, infra_copy: Path) -> None:
-    res = run_tf(infra_copy, "test", "-no-color")
+    # Over a hundred runs, each starting the stand-in twice: minutes, not seconds.
+    res = run_tf(infra_copy, "test", "-no-color", timeout=SUITE_TIMEOUT)
     assert res.returncode == 0, res.output
     m = re.search(r"Success! (\d+) passed, 0 failed", res.output)
     assert m is not None, res.output
-    assert int(m.group(1)) >= 65, res.output
+    assert int(m.group(1)) >= 103, res.output
 
 
 @pytest.mark.slow
@@ -417,7 +456,8 @@ MUTATIONS = [
         "alarms.tf",
         "  is_notifications_per_metric_dimension_enabled = true\n",
         '  is_notifications_per_metric_dimension_enabled = "per function"\n',
-        'Inappropriate value for attribute "is_notifications_per_metric_dimension_enabled": a bool is required',
+        'Inappropriate value for attribute "is_notifications_per_metric_dimension_enabled": '
+        "a bool is required",
         id="alarm-wrong-type",
     ),
     pytest.param(
@@ -564,6 +604,54 @@ def test_terraform_test_catches_broken_datasafe_collector(
         "must exclude the Data Safe collector's state prefix",
         "must read data-safe-audit-events in the whole tenancy",
         "no Data Safe schedule and no schedule policy when the schedule is off",
+    ):
+        assert message in output, (message, res.output)
+
+
+@pytest.mark.slow
+def test_terraform_test_catches_broken_monitoring_schedules_and_uploads(
+    run_tf: RunTf, copy_infra: Callable[..., Path]
+) -> None:
+    # GIVEN valid HCL that is wrong the quiet ways: alarms that notify nobody, a no-delivery
+    # window no longer checked against the retention, sweeps with another grace period than
+    # configured, uploaders who may also overwrite
+    work = copy_infra("monitoring-miswired")
+    _mutate(
+        work / "alarms.tf",
+        "  destinations          = [oci_ons_notification_topic.alarms[0].id]\n",
+        "  destinations          = []\n",
+    )
+    _mutate(
+        work / "variables.tf",
+        "    condition     = var.alarm_no_delivery_hours + local.alarm_pending_minutes.no_delivery"
+        " / 60 <= var.processed_retention_days * 24 / 2\n",
+        "    condition     = var.alarm_no_delivery_hours > 0\n",
+    )
+    _mutate(work / "schedules.tf", "older_than = var.sweep_older_than", 'older_than = "1m"')
+    _mutate(
+        work / "iam.tf",
+        "target.object.name = /%[2]s*/, request.permission = 'OBJECT_CREATE'}",
+        "target.object.name = /%[2]s*/, any {request.permission = 'OBJECT_CREATE',"
+        " request.permission = 'OBJECT_OVERWRITE'}}",
+    )
+    assert run_tf(work, "validate", "-no-color").returncode == 0
+    # WHEN their terraform tests run THEN each mistake is caught
+    res = run_tf(
+        work,
+        "test",
+        "-no-color",
+        "-filter=tests/monitoring.tftest.hcl",
+        "-filter=tests/schedules.tftest.hcl",
+        "-filter=tests/uploads.tftest.hcl",
+        timeout=SUITE_TIMEOUT,
+    )
+    assert res.returncode != 0
+    output = " ".join(res.output.split())  # terraform wraps long messages
+    for message in (
+        "notifies the topic, one notification per function",
+        "var.alarm_no_delivery_hours",  # the expected failure that did not come
+        "each sweep's BODY is",
+        "each uploader may create new objects under its own prefix in this bucket",
     ):
         assert message in output, (message, res.output)
 
