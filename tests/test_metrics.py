@@ -372,6 +372,10 @@ def test_a_refused_post_is_not_tried_again(monitoring: FakeMonitoring) -> None:
     assert outcome.status is Posted.FAILED
     assert "400" in outcome.reason
     assert len(monitoring.requests) == 1
+    # a missing grant says where to look
+    monitoring.script([404])
+    outcome = run_metrics(monitoring.url).post(Summary(shipped=1))
+    assert outcome.reason.startswith("HTTP 404 NotAuthorizedOrNotFound: check the `use metrics`")
 
 
 @pytest.mark.parametrize("action", ["timeout", ("trickle", 0.2), "reset"])

@@ -418,6 +418,8 @@ def _attempt(client: Any, details: Any, seconds: float) -> Any:
             what = f"HTTP {exc.status} {exc.code}"
             if exc.status == 429 or exc.status >= 500:
                 raise _Retryable(what) from None
+            if exc.status in (401, 403, 404):
+                what += ": check the `use metrics` grant on this compartment and namespace"
             raise AuditShipError(what) from None
         except Exception as exc:  # the network, or the time limit shut the connection
             raise _Retryable("timed out" if watch.fired else type(exc).__name__) from None

@@ -76,7 +76,7 @@ OCID = re.compile(r"ocid1\.(compartment|tenancy)\.[a-z0-9-]*\.[a-z0-9-]*\.[A-Za-
 _CODES = {
     400: "InvalidParameter",
     401: "NotAuthenticated",
-    404: "NotFound",
+    404: "NotAuthorizedOrNotFound",
     413: "RequestEntityTooLarge",
     429: "TooManyRequests",
     500: "InternalServerError",
