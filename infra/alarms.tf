@@ -74,7 +74,7 @@ locals {
           enabled  = true
           query    = "RecordsRejected[5m]{sink = \"${sink}\"}.groupBy(function).sum() > 0"
           absent   = null
-          body     = "{{dimensions.function}} (cli = an operator run) dead-lettered records it could not deliver to ${sink}: {{metricValues}}. Look at the run's summary (rejected, errors) in the invocation log ${local.alarm_invoke_log}, and at the letters under ${local.alarm_bucket_url}${var.dead_letter_prefix}<object name>/ (fields kind, reason). Once the cause is fixed, ship them again: ${local.alarm_cli[sink].env} oci-audit-ship --dead-letters ${local.alarm_bucket_url}${var.dead_letter_prefix}<object name>/ ${local.alarm_cli[sink].flags}. Dead letters are kept ${var.dead_letter_retention_days == null ? "until removed" : "${var.dead_letter_retention_days} days"}. ${local.alarm_runbook}"
+          body     = "{{dimensions.function}} (cli = an operator run) dead-lettered records it could not deliver to ${sink}: {{metricValues}}. Look at the run's summary (rejected, errors) in the invocation log ${local.alarm_invoke_log}, and at the letters under ${local.alarm_bucket_url}${var.dead_letter_prefix}<object name>/ (fields kind, reason; both shippers write there, a sink letter's reason names the sink that refused it). Once the cause is fixed, ship them again (the prefix, or only the parts refused by ${sink}): ${local.alarm_cli[sink].env} oci-audit-ship --dead-letters ${local.alarm_bucket_url}${var.dead_letter_prefix}<object name>/ ${local.alarm_cli[sink].flags}. Dead letters are kept ${var.dead_letter_retention_days == null ? "until removed" : "${var.dead_letter_retention_days} days"}. ${local.alarm_runbook}"
         },
         {
           key      = "${sink}-objects-failed"
