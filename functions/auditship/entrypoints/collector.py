@@ -45,23 +45,20 @@ from auditship.entrypoints.collecting import (
     parse_since_until,
     source_settings,
 )
+from auditship.entrypoints.fanout import DetachedInvoker
 from auditship.entrypoints.handler import ShipFailedError, deadline_of, function_config
 from auditship.entrypoints.wiring import build_sink
-from auditship.errors import AuditShipError, ConfigError, PayloadError, SourceError
+from auditship.errors import AuditShipError, ConfigError, PayloadError
 from auditship.logs import configure_logging
 from auditship.oci_clients import OciClients
-from auditship.retry import SMALL_OBJECT_POLICY, call_with_retry, is_transient_status
 from auditship.sinks.base import Sink
-from auditship.sources.api_requests import TransientApiError
 from auditship.sources.windows import Unit, rfc3339, stamp
 from auditship.state.accounting import RunTally
 from auditship.state.cursor_store import StateLocation
 from auditship.state.cursors import exact
-from auditship.timeouts import bounded
 
 log = logging.getLogger("auditship")
 
-INVOKE_SECONDS = 10.0  # one detached invocation request
 SINKS = ("logzio", "oci-logging")
 
 
@@ -235,11 +232,8 @@ def _fan_out(
     now: datetime,
     force: bool,
 ) -> Collected:
-    function_id = str(ctx.FnID()) if hasattr(ctx, "FnID") else ""
-    if not function_id:
-        raise ConfigError("the function's own OCID is unknown (fdk context without FnID)")
-    endpoint = clients.functions.get_function(function_id).data.invoke_endpoint
-    invoker = clients.invoke(endpoint)
+    invoke = DetachedInvoker(ctx, clients, settings, collector.deadline)
+    invoke.require_id()
     parts = parts_of(plan, settings.collect_fanout_windows)
     payloads = [part_payload(kind, units, plan, force) for units in parts]
     record = {
@@ -253,7 +247,7 @@ def _fan_out(
     invoked, failed = 0, []
     for index, payload in enumerate(payloads):
         try:
-            _invoke(invoker, function_id, payload, collector.deadline, settings)
+            invoke(payload)
             invoked += 1
         except AuditShipError as exc:
             failed.append(f"part {index} of {name}: {exc}")
@@ -271,35 +265,6 @@ def _write_plan(clients: OciClients, state: StateLocation, name: str, body: byte
 
     what = "writing the fan-out plan"
     put_small_object(clients.object_storage, state.ref(name), name, body, "application/json", what)
-
-
-def _invoke(
-    invoker: Any, function_id: str, payload: bytes, deadline: Deadline, settings: Settings
-) -> None:
-    import oci
-
-    from auditship.retry import retry_after_in
-
-    def attempt(budget: float) -> None:
-        try:
-            with bounded(min(INVOKE_SECONDS, budget)):
-                invoker.invoke_function(
-                    function_id, invoke_function_body=payload, fn_invoke_type="detached"
-                )
-        except oci.exceptions.ServiceError as exc:
-            if is_transient_status(exc.status):
-                raise TransientApiError(f"HTTP {exc.status}", retry_after_in(exc.headers)) from None
-            raise SourceError(
-                f"invoking the function failed with HTTP {exc.status} {exc.code}"
-            ) from None
-        except Exception as exc:
-            raise TransientApiError(type(exc).__name__) from None
-
-    call_with_retry(  # raises RetriesExhaustedError (an AuditShipError) when it gives up
-        attempt, retry_on=(TransientApiError,), deadline=deadline,
-        margin=settings.deadline_margin_seconds / 2,
-        policy=SMALL_OBJECT_POLICY, what="a detached invocation",
-    )  # fmt: skip
 
 
 def _run_part(

@@ -27,7 +27,8 @@ import orjson
 from auditship.config import Settings
 from auditship.deadline import Deadline
 from auditship.entrypoints.events import CREATE_OBJECT
-from auditship.errors import AuditShipError, ConfigError, SourceError
+from auditship.entrypoints.fanout import DetachedInvoker
+from auditship.errors import AuditShipError, ConfigError
 from auditship.model import ObjectRef
 from auditship.objectstore import list_names
 from auditship.shipping import Runtime, is_bookkeeping, ship_all
@@ -174,45 +175,6 @@ def group_payload(group: list[ObjectRef]) -> bytes:
         for obj in group
     ]
     return orjson.dumps(events)
-
-
-class DetachedInvoker:
-    """Detached invocations of the running function (the fdk context's FnID) through its
-    own invoke endpoint, looked up on first use: most sweeps invoke nothing."""
-
-    def __init__(self, ctx: Any, clients: Any, settings: Settings, deadline: Deadline) -> None:
-        get_id = getattr(ctx, "FnID", None)
-        self._function_id = str(get_id() or "") if callable(get_id) else ""
-        self._clients = clients
-        self._settings = settings
-        self._deadline = deadline
-        self._invoker: Any = None
-
-    def __call__(self, payload: bytes) -> None:
-        # The request the Audit API backfill fans out with: one retry policy for both.
-        from auditship.entrypoints.collector import _invoke
-
-        if not self._function_id:
-            raise ConfigError("the function's own OCID is unknown (fdk context without FnID)")
-        if self._invoker is None:
-            self._invoker = self._clients.invoke(self._invoke_endpoint())
-        _invoke(self._invoker, self._function_id, payload, self._deadline, self._settings)
-
-    def _invoke_endpoint(self) -> str:
-        import oci
-
-        try:
-            function = self._clients.functions.get_function(self._function_id).data
-        except oci.exceptions.ServiceError as exc:
-            raise SourceError(
-                f"looking up this function's invoke endpoint failed with HTTP {exc.status} "
-                f"{exc.code}"
-            ) from None
-        except Exception as exc:  # network errors: their text can hold URLs
-            raise SourceError(
-                f"looking up this function's invoke endpoint failed ({type(exc).__name__})"
-            ) from None
-        return str(function.invoke_endpoint)
 
 
 def sweep_in_function(
