@@ -33,7 +33,7 @@ from auditship.transforms import fastpath
 from auditship.transforms.normalize import Normalizer
 from conftest import BUCKET, NAMESPACE, SAMPLE, TOKEN
 from fakes import FakeLogzioListener, FakeObjectStorage
-from fakes.monitoring import FakeMonitoring
+from fakes.monitoring import BadRequest, FakeMonitoring
 from fakes.oci_auth import make_client
 from hypothesis import given
 from hypothesis import strategies as st
@@ -149,6 +149,91 @@ def test_what_a_run_counts_as_failed() -> None:
     assert RunFigures.of(done, tally, api).failed == 0
     assert RunFigures.of(None, tally, objects).failed == 1  # no summary: the run failed
     assert RunFigures.of(None, tally, objects).shipped == 0
+
+
+def _one_metric(now: datetime, **changes: Any) -> dict[str, Any]:
+    metric = metrics.post_body(
+        RunFigures(shipped=1), Dimensions("f", "logzio"), namespace="auditship",
+        compartment_id=COMPARTMENT, now=now,
+    )["metricData"][0]  # fmt: skip
+    metric.update(changes)
+    return metric
+
+
+@pytest.mark.parametrize(
+    ("change", "why"),
+    [
+        ({"namespace": "oci_audit_ship"}, "reserved prefix"),
+        ({"namespace": "oracle_x"}, "reserved prefix"),
+        ({"namespace": "_x"}, "invalid namespace"),
+        ({"name": "Records Shipped"}, "invalid metric name"),
+        ({"compartmentId": "not-an-ocid"}, "invalid compartmentId"),
+        ({"dimensions": {}}, "0 dimensions"),
+        ({"dimensions": {f"k{i}": "v" for i in range(21)}}, "21 dimensions"),
+        ({"dimensions": {"a key": "v"}}, "invalid dimension key"),
+        ({"dimensions": {"k" * 257: "v"}}, "invalid dimension key"),
+        ({"dimensions": {"k": ""}}, "empty dimension"),
+        ({"dimensions": {"k": "v" * 513}}, "longer than 512"),
+        ({"datapoints": []}, "at least one datapoint"),
+        ({"datapoints": [{"timestamp": "yesterday", "value": 1}]}, "not RFC 3339"),
+        ({"datapoints": [{"timestamp": "PAST", "value": 1}]}, "two hours"),
+        ({"datapoints": [{"timestamp": "FUTURE", "value": 1}]}, "10 minutes"),
+        ({"datapoints": [{"timestamp": "NOW", "value": "1"}]}, "not a number"),
+        ({"datapoints": [{"timestamp": "NOW", "value": 1, "count": 0}]}, "greater than zero"),
+        ({"unit": "bytes"}, "unknown fields"),
+    ],
+)
+def test_the_loopback_service_refuses_what_the_sdk_documents_as_invalid(
+    change: dict[str, Any], why: str
+) -> None:
+    now = datetime.now(UTC)
+    stamps = {
+        "PAST": now - timedelta(hours=2, seconds=1),
+        "FUTURE": now + timedelta(minutes=10, seconds=1),
+        "NOW": now,
+    }
+    for point in change.get("datapoints", []):
+        if point["timestamp"] in stamps:
+            point["timestamp"] = canonical(stamps[point["timestamp"]])
+    fake = FakeMonitoring(clock=lambda: now)
+    good, bad = _one_metric(now), _one_metric(now, **change)
+    # NON_ATOMIC: the valid metric is stored, the other named in failedMetrics
+    stored, failed = fake.accept(json.dumps({"metricData": [good, bad]}).encode())
+    assert stored == [good]
+    assert [f["metricData"] for f in failed] == [bad]
+    assert why in failed[0]["message"]
+    # ATOMIC, or nothing valid: the whole request is a 400
+    for body in ({"metricData": [good, bad], "batchAtomicity": "ATOMIC"}, {"metricData": [bad]}):
+        with pytest.raises(BadRequest, match=why) as refused:
+            fake.accept(json.dumps(body).encode())
+        assert (refused.value.status, refused.value.code) == (400, "InvalidParameter")
+
+
+def test_the_loopback_service_limits_streams_and_body_size() -> None:
+    now = datetime.now(UTC)
+    fake = FakeMonitoring(clock=lambda: now)
+    many = [_one_metric(now, name=f"M{i}") for i in range(51)]
+    with pytest.raises(BadRequest, match="at most 50") as refused:
+        fake.accept(json.dumps({"metricData": many}).encode())
+    assert refused.value.code == "LimitExceeded"
+    assert len(fake.accept(json.dumps({"metricData": many[:50]}).encode())[0]) == 50
+    with pytest.raises(BadRequest, match="exceeds") as refused:
+        FakeMonitoring(max_body_bytes=100).accept(json.dumps({"metricData": many}).encode())
+    assert refused.value.status == 413
+
+
+def test_a_partly_refused_post_says_so(monitoring: FakeMonitoring) -> None:
+    # NON_ATOMIC through the real SDK: the service refuses one metric, stores the others
+    monitoring.refuse = lambda m: "not today" if m["name"] == "RecordsRejected" else None
+    outcome = run_metrics(monitoring.url).post(Summary(shipped=1))
+    assert (outcome.status, outcome.metrics, outcome.refused) == (Posted.PARTLY, 4, 1)
+    assert outcome.reason == "not today"
+    assert "RecordsRejected" not in monitoring.values()
+    # and when nothing is valid, a 400 that is not tried again
+    monitoring.clear()
+    monitoring.clock = lambda: datetime.now(UTC) + timedelta(hours=3)  # every stamp too old
+    assert run_metrics(monitoring.url).post(Summary()).status is Posted.FAILED
+    assert [r.status for r in monitoring.requests] == [400]
 
 
 # -- the newest delivered time --------------------------------------------------------------

@@ -38,6 +38,9 @@ Scripted actions (`script([...])`, see `fakes`), consumed one per request before
 handle normally; with `hang_status` answer that instead), `("trickle", s)`, `"ok"`. Errors are
 OCI's JSON `{"code": ..., "message": ...}`; every answer carries `opc-request-id`.
 
+`refuse` (a callable, default None) refuses more metric objects, to stand for a partial
+refusal.
+
 Records: `requests` (MetricsRequest per request, the authorization header never stored),
 `metrics` (every stored metric object, wire JSON, in arrival order); `points(name)`: the
 stored datapoints of a metric with their dimensions.
@@ -49,6 +52,7 @@ import json
 import math
 import re
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar
@@ -241,6 +245,8 @@ class FakeMonitoring(FakeHTTPServer):
         self.clock = clock or (lambda: datetime.now(UTC))
         self.requests: list[MetricsRequest] = []
         self.metrics: list[dict[str, Any]] = []
+        #: an extra check (tests): a message to refuse a valid metric object with, or None
+        self.refuse: Callable[[dict[str, Any]], str | None] | None = None
 
     # -- public helpers ------------------------------------------------------------------------
     def points(self, name: str) -> list[StoredPoint]:
@@ -341,6 +347,8 @@ class FakeMonitoring(FakeHTTPServer):
             problem = _datapoints_problem(metric.get("datapoints"), now)
         if problem is None and not _string_map(metric.get("metadata", {})):
             problem = "metadata must map strings to strings"
+        if problem is None and self.refuse is not None:
+            problem = self.refuse(metric)
         return problem
 
     # -- internals -----------------------------------------------------------------------------
