@@ -89,6 +89,10 @@ _SETTINGS_ENV_PREFIXES = (
     "LEDGER_PREFIX",
     "FAST_PATH",
     "WORKERS",
+    "METRICS_",  # an operator's metrics settings would post from the benchmark
+    "FMW_TYPE",
+    "DBAUDIT_",
+    "SWEEP_",
 )
 
 

@@ -279,8 +279,8 @@ def _namespace(raw: str) -> str:
     # digits and underscores; "The oci_ prefix is reserved".
     if not re.fullmatch(r"[A-Za-z][A-Za-z0-9_]{0,254}", raw):
         raise ValueError("letters, digits and underscores, starting with a letter")
-    if raw.lower().startswith("oci_"):
-        raise ValueError("the oci_ prefix is reserved for Oracle's own namespaces")
+    if raw.lower().startswith(("oci_", "oracle_")):
+        raise ValueError("the oci_ and oracle_ prefixes are reserved for Oracle's namespaces")
     return raw
 
 

@@ -21,8 +21,10 @@ Public entry points::
   429s; ``make_audit_event(...)`` builds realistic (and Database Vault) AuditEventSummary JSON.
 * ``FakeFunctions`` (``fakes.functions``) - GetFunction and InvokeFunction (sync / detached with
   a background ``runner``) for ``oci.functions``.
-* ``fakes.logging_ingestion.FakeLoggingIngestion`` (PutLogs) and
-  ``fakes.vault_secrets.FakeVaultSecrets`` (secret bundles) are imported from their modules.
+* ``fakes.logging_ingestion.FakeLoggingIngestion`` (PutLogs),
+  ``fakes.vault_secrets.FakeVaultSecrets`` (secret bundles) and
+  ``fakes.monitoring.FakeMonitoring`` (PostMetricData on telemetry-ingestion) are imported from
+  their modules.
 
 This module also holds the shared server machinery (:class:`FakeHTTPServer`, the scripted-failure
 queue and the body/connection helpers) that the fakes build on.
