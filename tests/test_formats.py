@@ -326,7 +326,7 @@ def test_sqlcl_json_damage_is_rejected_item_by_item() -> None:
     assert records(found) == [{"A": 1}]
     assert [r.reason.split(": ", 2)[-1] for r in rejects(found)] == [
         "item 2 is not a JSON object",
-        "item 3 is not a JSON object",
+        "not an item of the result set",
     ]
     cut = json_rows(data[:-8])
     assert rejects(cut)[-1].reason.endswith("the file ends inside the document")
@@ -433,3 +433,82 @@ def test_the_busstop_time_shortcut_agrees_with_the_general_reader(moment: Any, d
         "." + f"{moment.microsecond:06}{'123'}"[:digits] if digits else ""
     )
     assert busstop_time(day, clock) == oracle_time(f"{day} {clock}")
+
+
+# -- review regressions -------------------------------------------------------------------
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(st.integers(0, 120), min_size=1, max_size=6),
+    st.sampled_from(["\n,", ",\n", ","]),
+    st.randoms(use_true_random=False),
+)
+def test_an_over_long_sqlcl_item_is_one_reject_whatever_the_chunks_and_layout(
+    lengths: list[int], separator: str, rnd: random.Random
+) -> None:
+    """Items longer than the limit are rejected whole, the next item is never lost, and the
+    outcome does not depend on where the chunks end (it did: review of 2026-12-01)."""
+    items = [json.dumps({"id#": i, "x": 'a"b' * n}) for i, n in enumerate(lengths)]
+    text = '{"results":[{"columns":[{"name":"ID#"},{"name":"X"}],"items":[\n'
+    data = (text + separator.join(items) + "\n]}]}\n").encode()
+    limit = 96
+
+    def run(chunks: list[bytes]) -> list[Any]:
+        return read(SqlclJsonReader("x.json", ExportRows("db"), limit), chunks)
+
+    whole = run([data])
+    assert run(chunked(data, rnd, 9)) == whole
+    assert run([data[i : i + 7] for i in range(0, len(data), 7)]) == whole
+    kept = [r["ID#"] for r in records(whole)]
+    too_long = [i for i, item in enumerate(items) if len(item) > limit]
+    assert kept == [i for i in range(len(items)) if i not in too_long]
+    assert [r.covered for r in rejects(whole)] == [len(items[i]) for i in too_long]
+
+
+def test_format_records_are_not_dropped_by_the_action_filter(tmp_path: Any) -> None:
+    from auditship.formats.options import FormatOptions
+    from auditship.formats.stage import SniffingStage
+    from auditship.model import ObjectRef
+    from auditship.sinks.stdout import StdoutSink
+    from auditship.transforms.normalize import NormalizeOptions, Normalizer
+    from auditship.transforms.prepare import RECORD, InlineStage
+
+    obj = ObjectRef("fmw/x.log")
+    normalizer = Normalizer(NormalizeOptions(actions=frozenset({"POST"})))
+    sink = StdoutSink(io.BytesIO())
+    json_stage = InlineStage(obj, normalizer, sink, MAX)
+    stage = SniffingStage(json_stage, obj, normalizer, sink, FormatOptions(), MAX)
+    windows = [*stage.feed(b"#Fields:Date Time A\n2024-01-02 10:00:00.123 x\n"), *stage.finish()]
+    assert [k for w in windows for k in w.kinds] == [RECORD]
+
+
+def test_a_damaged_first_gzip_member_does_not_decide_the_format() -> None:
+    from auditship.formats.options import FormatOptions
+    from auditship.formats.stage import SniffingStage
+    from auditship.model import ObjectRef
+    from auditship.sinks.stdout import StdoutSink
+    from auditship.transforms.normalize import Normalizer
+    from auditship.transforms.prepare import InlineStage
+
+    obj, normalizer, sink = ObjectRef("x"), Normalizer(), StdoutSink(io.BytesIO())
+    stage = SniffingStage(InlineStage(obj, normalizer, sink, MAX), obj, normalizer, sink,
+                          FormatOptions(), MAX)  # fmt: skip
+    assert list(stage.finish()) == []  # a decode fault before any byte: nothing decided
+    assert stage.format is None
+    list(stage.feed(b"#Fields:Date Time A\n"))
+    assert stage.format is Format.BUSSTOP
+
+
+@pytest.mark.parametrize(
+    "value", ["0001-01-01 00:00:00 +01:00", "9999-12-31 23:59:59 -05:00", "2024-W01-1 10:00:00"]
+)
+def test_times_out_of_range_are_no_time_not_a_failure(value: str) -> None:
+    assert oracle_time(value) is None
+    day = value.split()[0]
+    assert busstop_time(day, "10:00:00") == (None if "W" in day else f"{day}T10:00:00Z")
+
+
+def test_csv_values_longer_than_the_csv_modules_default_limit() -> None:
+    sql = "select " + "x, " * 60_000 + "1 from dual"
+    data = f'"ID#","SQL_TEXT"\n1,"{sql}"\n'.encode()
+    (record,) = records(read(CsvExportReader("x.csv", ExportRows("db"), 1 << 20), [data]))
+    assert record["SQL_TEXT"] == sql

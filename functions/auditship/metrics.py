@@ -158,9 +158,9 @@ def _newest_of(texts: Iterable[str]) -> datetime | None:
 def _instant(text: str) -> datetime | None:
     try:
         moment = datetime.fromisoformat(text)  # RFC 3339, "Z" included (Python 3.11)
-    except ValueError:
+        return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+    except (ValueError, OverflowError):  # year 1 east of UTC overflows: not a usable time
         return None
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
 # -- the pure part: what a run posts ------------------------------------------------------

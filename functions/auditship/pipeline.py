@@ -15,6 +15,7 @@ resume", and `accounting.checkpoint()` says from where.
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -31,6 +32,8 @@ from auditship.sinks.base import Prepared, Sink
 from auditship.state.accounting import Accounting, RunTally
 from auditship.state.ledger import Progress
 from auditship.transforms.prepare import RECORD, Item, ItemKind, Window
+
+log = logging.getLogger("auditship")
 
 _DAMAGE_NAMED = 3  # decode faults named one by one in a summary's errors
 
@@ -255,8 +258,7 @@ class Pipeline:
         if delivery is not None:
             acc.delivered(delivery.accepted)
             if self._tally is not None and delivery.accepted:
-                # A partly refused batch does not say which records were taken: all count.
-                self._tally.delivered(newest_event_time(p.payload for p in batch.items))
+                self._tally_delivered(batch)
             if delivery.refused:
                 acc.refused_batch(
                     first, self._letters(batch, delivery.refused_reason), delivery.refused
@@ -272,6 +274,18 @@ class Pipeline:
             self._summary.credentials_rejected = True
         self._fail(sent.message)
         raise _Stop
+
+    def _tally_delivered(self, batch: Batch) -> None:
+        """The batch's newest record time for the run's metrics. Metrics never fail the
+        shipping: the batch is settled already, and a failure here would make a resume
+        deliver it again."""
+        assert self._tally is not None
+        try:
+            # A partly refused batch does not say which records were taken: all count.
+            self._tally.delivered(newest_event_time(p.payload for p in batch.items))
+        except Exception as exc:
+            what = type(exc).__name__
+            log.warning("metrics: the delivered batch's newest time is unknown (%s)", what)
 
     def _letters(self, batch: Batch, reason: str) -> list[Reject]:
         """The batch's records as dead letters: as the sink prepared them (`Sink.letter`),

@@ -40,10 +40,12 @@ REMARK = "#Remark Values:"
 # One value: a quoted string that ends before a separator or the end of the line (group 1
 # is the quote, group 2 its text) or a bare token (group 3); anything else is junk (group 4:
 # a quote that does not end, or text glued to a closing quote). One pass, in C.
-_TOKEN = re.compile(r'(")((?:[^"\\]|\\.)*)"(?=[ \t]|$)|([^ \t"][^ \t]*)|([^ \t])')
+# Possessive (`*+`, `++`): a backtracking `*` keeps state per character, ~150 bytes each, so
+# an 8 MB quoted value would cost a gigabyte.
+_TOKEN = re.compile(r'(")((?:[^"\\]++|\\.)*+)"(?=[ \t]|$)|([^ \t"][^ \t]*+)|([^ \t])')
 _ESCAPE = re.compile(r"\\([\"\\])")
 _UNESCAPE = itemgetter(1)  # a match of _ESCAPE -> the escaped character
-_REMARK_PAIR = re.compile(r'\s*([^\s=,]+)\s*=\s*(?:"((?:[^"\\]|\\.)*)"|([^\s,]*))\s*,?')
+_REMARK_PAIR = re.compile(r'\s*([^\s=,]+)\s*=\s*(?:"((?:[^"\\]++|\\.)*+)"|([^\s,]*))\s*,?')
 
 
 def tokenize(text: str) -> list[str | None] | None:

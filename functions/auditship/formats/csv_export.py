@@ -28,6 +28,9 @@ from auditship.formats.lines import Line, LineSplitter
 from auditship.model import Reject, RejectKind
 from auditship.transforms.repair import Parsed
 
+# The csv module refuses fields over 131,072 characters by default (process-wide); a row is
+# bounded by max_record_bytes already (LineSplitter, the open-row limit), so no field limit.
+csv.field_size_limit(2**31 - 1)
 # An Oracle column name or alias as an export header writes it.
 COLUMN = re.compile(r"[A-Za-z_][A-Za-z0-9_#$]*")
 

@@ -19,8 +19,9 @@ SQLcl writes one document per query:
 - An item that is not a JSON object, bytes between items that are not part of the
   document, an item larger than `max_record_bytes` or a document cut off by the end of the
   file is a `Reject` (kind BAD_ROW) with its offset and the item's number; reading goes on
-  with the next item. After an over-long item, reading resumes at the next line that
-  starts a new item (`,{`) or ends the list (`]`), which is how SQLcl lays items out.
+  with the next item. An over-long value is skipped to its own end (`ValueSkipper`, which
+  holds no bytes), and its one reject covers all of it, whether it came in one chunk or
+  many: what is rejected depends on the bytes only.
 """
 
 from __future__ import annotations
@@ -35,14 +36,20 @@ from auditship.transforms.repair import Parsed, loads_exact
 
 START = re.compile(rb'\s*\{\s*"results"\s*:\s*\[')
 _WS = re.compile(rb"[\s,]*")
-_KEY = re.compile(rb'"((?:[^"\\]|\\.)*)"\s*:\s*')
+# Possessive quantifiers throughout: a backtracking `*` keeps state per character (~150
+# bytes each), so a multi-megabyte string would cost a gigabyte.
+_KEY = re.compile(rb'"((?:[^"\\]++|\\.)*+)"\s*:\s*')
 # A JSON object without nested objects or arrays (every item SQLcl writes for scalar
 # columns): found in one C-speed match. Alternatives start with different characters, so
 # matching is linear.
-_FLAT = re.compile(rb'\{(?:[^"{}\[\]]|"(?:[^"\\]|\\.)*")*\}')
-_TOKENS = re.compile(rb'"(?:[^"\\]|\\.)*"?|[{}\[\]]', re.DOTALL)
-_RESUME = re.compile(rb"\n[ \t\r]*(?=,[ \t\r\n]*\{|\])")
+_FLAT = re.compile(rb'\{(?:[^"{}\[\]]++|"(?:[^"\\]++|\\.)*+")*+\}')
+_TOKENS = re.compile(rb'"(?:[^"\\]++|\\.)*+"?|[{}\[\]]', re.DOTALL)
+_VALUE_START = frozenset(b'{["-0123456789tfn')  # what a JSON value starts with
+_STRUCT = re.compile(rb'["{}\[\]]')
+_IN_STRING = re.compile(rb'[^"\\]*+')
+_BARE_END = re.compile(rb"[\s,}\]]")
 _LOOKAHEAD = 64  # bytes START needs to be sure
+_KEY_BYTES = 1024  # a key of a result set ("columns", "items") with its colon, at most
 # A step of the reader: yields what it found, returns whether it moved on (False: it
 # needs more bytes).
 Step = Generator[Parsed | Reject, None, bool]
@@ -69,6 +76,59 @@ def value_end(data: bytes | bytearray, pos: int) -> int | None:
     return None
 
 
+class ValueSkipper:
+    """Where a JSON value ends, found in pieces without holding them: the nesting depth,
+    and whether the scan is inside a string (or just after a backslash in one) or in a
+    bare scalar, carried from one piece to the next."""
+
+    def __init__(self, first: int) -> None:
+        self.depth = 0
+        self.in_string = False
+        self.escape = False
+        self.bare = first not in b'{["'
+
+    def scan(self, data: bytes | bytearray, pos: int) -> int | None:
+        """The index just past the value's end in `data` (scanned from `pos`), or None when
+        `data` ends first (call again with the next bytes)."""
+        i, n = pos, len(data)
+        if self.bare:
+            m = _BARE_END.search(data, i)
+            return None if m is None else m.start()
+        while i < n:
+            if self.in_string:
+                if self.escape:
+                    self.escape = False
+                    i += 1
+                    continue
+                i = _IN_STRING.match(data, i).end()  # type: ignore[union-attr]
+                if i >= n:
+                    return None
+                if data[i] == 0x5C:  # a backslash: the next byte is escaped
+                    self.escape = True
+                    i += 1
+                    continue
+                self.in_string = False
+                i += 1
+                if self.depth == 0:
+                    return i  # the value was a string
+                continue
+            m = _STRUCT.search(data, i)
+            if m is None:
+                return None
+            i = m.start()
+            c = data[i]
+            i += 1
+            if c == 0x22:
+                self.in_string = True
+            elif c in b"{[":
+                self.depth += 1
+            else:
+                self.depth -= 1
+                if self.depth <= 0:
+                    return i
+        return None
+
+
 def _escaped_end(token: bytes) -> bool:
     """True when the closing quote of `token` is itself escaped (an odd run of backslashes
     before it): the regex then stopped at the end of the data, not of the string."""
@@ -92,6 +152,13 @@ class SqlclJsonReader:
         self._state = "document"  # document | results | result | items | skipping
         self._columns: dict[str, str] = {}
         self._item = 0  # items read in this file (named in rejects)
+        # While skipping an over-long value: its scanner, where it started, its first bytes,
+        # and the state to go back to.
+        self._skipper: ValueSkipper | None = None
+        self._skip_start = 0
+        self._skip_head = b""
+        self._skip_item = 0
+        self._after_skip = "items"
 
     def feed(self, chunk: bytes) -> Iterator[Parsed | Reject]:
         self._buf += chunk
@@ -103,9 +170,12 @@ class SqlclJsonReader:
 
     def finish(self) -> Iterator[Parsed | Reject]:
         yield from self._run(final=True)
-        if self._state != "document":  # every item read was shipped; the end is missing
+        if self._state == "skipping":  # the file ends inside the over-long value
+            yield self._skipped(self._at + len(self._buf), "the file ends inside it")
+        elif self._state != "document":  # every item read was shipped; the end is missing
             rest = bytes(self._buf[self._pos :])
             yield self._reject(self._at + self._pos, rest, "the file ends inside the document")
+        self._at += len(self._buf)  # a stream fed on after a decode fault goes on here
         self._buf.clear()
         self._pos = 0
         self._state = "document"
@@ -114,6 +184,10 @@ class SqlclJsonReader:
     def _run(self, final: bool) -> Iterator[Parsed | Reject]:
         while True:
             buf = self._buf
+            if self._state == "skipping":  # inside a value: nothing to step over
+                if not (yield from self._skipping(final)):
+                    return
+                continue
             self._pos = _WS.match(buf, self._pos).end()  # type: ignore[union-attr]
             if self._pos >= len(buf):
                 return
@@ -125,6 +199,8 @@ class SqlclJsonReader:
     def _document(self, final: bool) -> Step:
         buf, pos = self._buf, self._pos
         m = START.match(buf, pos)
+        if m is not None and m.end() - pos > _LOOKAHEAD:
+            m = None  # as when it came in pieces: START is decided on _LOOKAHEAD bytes
         if m is None:
             if len(buf) - pos < _LOOKAHEAD and not final:
                 return False
@@ -161,8 +237,10 @@ class SqlclJsonReader:
             return (yield from self._junk(final, b"{", "not a key of the result set"))
         m = _KEY.match(buf, pos)
         if m is None or m.end() >= len(buf):
-            if not final and len(buf) - pos < self._max:
-                return False
+            if not final and len(buf) - pos < _KEY_BYTES:
+                return False  # the key, or the first byte of its value, is still to come
+            return (yield from self._junk(final, b"{", "not a key of the result set"))
+        if m.end() - pos > _KEY_BYTES:  # what was waited for above: the same either way
             return (yield from self._junk(final, b"{", "not a key of the result set"))
         key, start = m.group(1), m.end()
         if key == b"items":
@@ -170,9 +248,11 @@ class SqlclJsonReader:
                 return (yield from self._junk(final, b"{", '"items" is not a list'))
             self._pos, self._state = start + 1, "items"
             return True
+        if buf[start] not in _VALUE_START:
+            return (yield from self._junk(final, b"{", "not a value of the result set"))
         end = value_end(buf, start) if buf[start] in b"{[" else _scalar_end(buf, start)
-        if end is None:
-            return (yield from self._wait_or_cut(start, final))
+        if end is None or end - start > self._max:
+            return (yield from self._wait_or_cut(start, final, end is not None))
         if key == b"columns":
             self._columns = _column_names(bytes(buf[start:end]))
             self._rows.columns(list(self._columns.values()))
@@ -184,9 +264,12 @@ class SqlclJsonReader:
         if buf[pos] == 0x5D:
             self._pos, self._state = pos + 1, "result"
             return True
+        if buf[pos] not in _VALUE_START:
+            why = "not an item of the result set"
+            return (yield from self._junk(final, b"{", why, b"]"))
         end = value_end(buf, pos) if buf[pos] in b"{[" else _scalar_end(buf, pos)
-        if end is None:
-            return (yield from self._wait_or_cut(pos, final))
+        if end is None or end - pos > self._max:
+            return (yield from self._wait_or_cut(pos, final, end is not None))
         self._item += 1
         self._pos = end
         raw = bytes(buf[pos:end])
@@ -203,37 +286,50 @@ class SqlclJsonReader:
         return True
 
     def _skipping(self, final: bool) -> Step:
+        """Scan on through an over-long value; its reject once its end is found."""
         yield from ()
-        m = _RESUME.search(self._buf, self._pos)
-        if m is None:
-            keep = max(self._pos, len(self._buf) - 1)  # a \n at the very end may start it
-            self._pos = len(self._buf) if final else keep
+        assert self._skipper is not None
+        end = self._skipper.scan(self._buf, self._pos)
+        if end is None:
+            self._pos = len(self._buf)  # nothing of it is kept
             return False
-        self._pos, self._state = m.end(), "items"
+        yield self._skipped(self._at + end, "")
+        self._pos, self._state = end, self._after_skip
         return True
 
-    def _wait_or_cut(self, start: int, final: bool) -> Step:
-        """A value starting at `start` has not ended in the bytes held."""
+    def _skipped(self, end: int, note: str) -> Reject:
+        length = end - self._skip_start
+        why = f"a value of {length} bytes, over the {self._max}-byte limit (item {self._skip_item})"
+        if note:
+            why += f": {note}"
+        self._skipper = None
+        return self._reject(self._skip_start, self._skip_head, why, length)
+
+    def _wait_or_cut(self, start: int, final: bool, whole: bool = False) -> Step:
+        """A value starting at `start` has not ended in the bytes held (or, `whole`, is
+        longer than the limit): wait for more, or skip it when it is over the limit."""
+        yield from ()
         held = len(self._buf) - start
-        if not final and held <= self._max:
-            return False
-        if final and held <= self._max:
-            return False  # finish() names the cut-off end
+        if not whole and held <= self._max:
+            return False  # more bytes (or, at the end, finish() names the cut-off end)
         self._item += self._state == "items"
-        raw = bytes(self._buf[start : start + self._max])
-        yield self._reject(
-            self._at + start, raw, f"a value over {self._max} bytes (item {self._item})", held
-        )
-        self._pos = start + self._max
-        self._state = "skipping"
+        self._skip_item = self._item
+        self._skipper = ValueSkipper(self._buf[start])
+        self._skip_start = self._at + start
+        self._skip_head = bytes(self._buf[start : start + self._max])
+        self._after_skip = self._state
+        self._pos, self._state = start, "skipping"
         return True
 
-    def _junk(self, final: bool, resync: bytes, why: str) -> Step:
-        """Reject the bytes from _pos up to the next `resync` (or the end, or
-        max_record_bytes: where it ends depends on the bytes, not on the chunks)."""
+    def _junk(self, final: bool, resync: bytes, why: str, *more: bytes) -> Step:
+        """Reject the bytes from _pos up to the next `resync` (or one of `more`; or the end,
+        or max_record_bytes: where it ends depends on the bytes, not on the chunks)."""
         buf, pos = self._buf, self._pos
-        nxt = buf.find(resync, pos + 1, pos + self._max + 1)
-        if nxt < 0 and not final and len(buf) - pos <= self._max + len(resync):
+        stop = pos + self._max + 1
+        found = [i for i in (buf.find(r, pos + 1, stop) for r in (resync, *more)) if i >= 0]
+        nxt = min(found) if found else -1
+        longest = max(len(r) for r in (resync, *more))
+        if nxt < 0 and not final and len(buf) - pos <= self._max + longest:
             return False  # wait for more bytes
         end = nxt if nxt >= 0 else min(len(buf), pos + self._max)
         yield self._reject(self._at + pos, bytes(buf[pos:end]), why)
@@ -252,7 +348,7 @@ class SqlclJsonReader:
         )
 
 
-_STRING = re.compile(rb'"(?:[^"\\]|\\.)*"')
+_STRING = re.compile(rb'"(?:[^"\\]++|\\.)*+"')
 _BARE = re.compile(rb"[^\s,}\]]+")
 
 

@@ -17,6 +17,7 @@ Both keep the stage contract of `transforms.prepare` (`feed`, `finish`, `complet
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
+from dataclasses import replace
 from pathlib import PurePosixPath
 from typing import Protocol
 
@@ -75,7 +76,10 @@ class FormatStage:
     ) -> None:
         self._reader = reader
         self._obj, self._sink = obj, sink
-        self._normalizer = Normalizer(normalizer.options, stamped=True)
+        # The action filter is for OCI audit records (data.request.action): these have
+        # none, and would all be filtered (as the API collectors, collecting.py, know).
+        options = replace(normalizer.options, actions=None)
+        self._normalizer = Normalizer(options, stamped=True)
 
     def _windows(self, found: Iterable[Parsed | Reject]) -> RecordWindows:
         return RecordWindows(found, self._obj, self._normalizer, self._sink)
@@ -133,6 +137,10 @@ class SniffingStage:
 
     def finish(self) -> Iterator[Window]:
         if self._stage is None:
+            if not self._head:
+                # Nothing decoded yet (a damaged first gzip member, or an empty object):
+                # the bytes after the damage decide, not its absence.
+                return
             yield from self._decide(final=True)
         assert self._stage is not None
         yield from self._stage.finish()

@@ -76,8 +76,8 @@ def oracle_time(value: object, zone: tzinfo = UTC) -> str | None:
             assert offset is not None  # the pattern only lets offsets through
             tz = _fixed(offset)
         utc_minute = _utc_minute(year, month, day, hour, minute, tz)
-    except ValueError:
-        return None  # Feb 30, hour 25, an offset out of range
+    except (ValueError, OverflowError):
+        return None  # Feb 30, hour 25, an offset out of range, year 1 east of UTC
     if utc_minute is None or second > 59:
         return None
     digits = m.group(7)
@@ -96,10 +96,14 @@ def _utc_minute(year: int, month: int, day: int, hour: int, minute: int, tz: tzi
 _CLOCK = re.compile(r"([01]\d|2[0-3]):[0-5]\d:[0-5]\d(?:\.(\d{1,9}))?")
 
 
+_DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
 @lru_cache(maxsize=512)
 def _is_date(text: str) -> bool:
+    # Python 3.11's fromisoformat also takes week dates (2024-W01-1): YYYY-MM-DD only.
     try:
-        return len(text) == 10 and bool(date.fromisoformat(text))
+        return _DAY.fullmatch(text) is not None and bool(date.fromisoformat(text))
     except ValueError:
         return False
 
