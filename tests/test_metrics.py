@@ -754,3 +754,16 @@ def test_a_collector_invocation_posts_runs_with_its_source(
     [point] = metrics_env.points("RunsFailed")
     assert point.dimensions == {"function": "audit-collector", "sink": "logzio",
                                 "source": "audit"}  # fmt: skip
+
+
+def test_a_time_out_of_range_is_no_newest_time_not_a_failure() -> None:
+    """`0001-01-01T00:00:00+01:00` overflows when moved to UTC; it made a settled batch fail
+    and, resumed, be sent again on every retry (review of 2026-12-01)."""
+    from auditship.metrics import newest_event_time
+
+    lines = [b'{"a":1,"@timestamp":"0001-01-01T00:00:00+01:00"}']
+    assert newest_event_time(lines) is None
+    lines.append(b'{"a":2,"@timestamp":"2026-11-30T10:00:00Z"}')
+    newest = newest_event_time(lines)
+    assert newest is not None
+    assert newest.isoformat() == "2026-11-30T10:00:00+00:00"
