@@ -32,8 +32,8 @@ from auditship.state.ledger import LocalLedger
 from auditship.transforms import fastpath
 from auditship.transforms.normalize import Normalizer
 from conftest import BUCKET, NAMESPACE, SAMPLE, TOKEN
-from fakes import FakeLogzioListener, FakeObjectStorage
-from fakes.monitoring import BadRequest, FakeMonitoring
+from fakes import FakeLogzioListener, FakeObjectStorage, OciError
+from fakes.monitoring import FakeMonitoring
 from fakes.oci_auth import make_client
 from hypothesis import given
 from hypothesis import strategies as st
@@ -204,7 +204,7 @@ def test_the_loopback_service_refuses_what_the_sdk_documents_as_invalid(
     assert why in failed[0]["message"]
     # ATOMIC, or nothing valid: the whole request is a 400
     for body in ({"metricData": [good, bad], "batchAtomicity": "ATOMIC"}, {"metricData": [bad]}):
-        with pytest.raises(BadRequest, match=why) as refused:
+        with pytest.raises(OciError, match=why) as refused:
             fake.accept(json.dumps(body).encode())
         assert (refused.value.status, refused.value.code) == (400, "InvalidParameter")
 
@@ -213,11 +213,11 @@ def test_the_loopback_service_limits_streams_and_body_size() -> None:
     now = datetime.now(UTC)
     fake = FakeMonitoring(clock=lambda: now)
     many = [_one_metric(now, name=f"M{i}") for i in range(51)]
-    with pytest.raises(BadRequest, match="at most 50") as refused:
+    with pytest.raises(OciError, match="at most 50") as refused:
         fake.accept(json.dumps({"metricData": many}).encode())
     assert refused.value.code == "LimitExceeded"
     assert len(fake.accept(json.dumps({"metricData": many[:50]}).encode())[0]) == 50
-    with pytest.raises(BadRequest, match="exceeds") as refused:
+    with pytest.raises(OciError, match="exceeds") as refused:
         FakeMonitoring(max_body_bytes=100).accept(json.dumps({"metricData": many}).encode())
     assert refused.value.status == 413
 

@@ -52,6 +52,7 @@ keep-alive connection stays usable after a scripted error:
 from __future__ import annotations
 
 import contextlib
+import json
 import socket
 import struct
 import sys
@@ -163,6 +164,33 @@ class _ThreadingServer(ThreadingHTTPServer):
         traceback.print_exc(file=sys.stderr)
 
 
+# The error code OCI services answer for a status (each fake may name others, e.g. Functions'
+# 502 FunctionInvokeExecutionFailed).
+OCI_ERROR_CODES: dict[int, str] = {
+    400: "InvalidParameter",
+    401: "NotAuthenticated",
+    403: "NotAuthorized",
+    404: "NotAuthorizedOrNotFound",
+    409: "Conflict",
+    413: "RequestEntityTooLarge",
+    429: "TooManyRequests",
+    500: "InternalServerError",
+    502: "BadGateway",
+    503: "ServiceUnavailable",
+    504: "GatewayTimeout",
+}
+
+
+class OciError(Exception):
+    """An answer an OCI service gives instead of the resource: status, code, message."""
+
+    def __init__(self, status: int, code: str, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+
+
 class FakeHandler(BaseHTTPRequestHandler):
     """Request handler base: HTTP/1.1 keep-alive, body reading, reset/hang helpers, quiet logs."""
 
@@ -223,6 +251,26 @@ class FakeHandler(BaseHTTPRequestHandler):
         if body and not head_only and status not in (204, 304):
             self.wfile.write(body)
         self.wfile.flush()
+
+    def send_oci_error(
+        self,
+        status: int,
+        code: str,
+        message: str,
+        request_id: str,
+        headers: Mapping[str, str] | None = None,
+        body: bytes | None = None,
+    ) -> None:
+        """An OCI error answer: `{"code", "message"}` JSON (unless `body` is given), with the
+        request id."""
+        if body is None:
+            body = json.dumps({"code": code, "message": message}).encode()
+        self.send_simple(
+            status,
+            body,
+            content_type="application/json",
+            headers={"opc-request-id": request_id, **dict(headers or {})},
+        )
 
     def reset_connection(self) -> None:
         """Abort the TCP connection with a RST and send nothing."""

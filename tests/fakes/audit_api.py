@@ -71,7 +71,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from . import FakeHandler, FakeHTTPServer
+from . import OCI_ERROR_CODES, FakeHandler, FakeHTTPServer
 
 __all__ = ["AuditRequest", "FakeAuditApi", "make_event"]
 
@@ -80,16 +80,7 @@ _RFC3339 = re.compile(r"^(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}):(\d{2})(?:\.(\d+))?(Z|[
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _QUERY_PARAMS = ("compartmentId", "startTime", "endTime", "page")
 
-_CODES = {
-    400: "InvalidParameter",
-    401: "NotAuthenticated",
-    404: "NotAuthorizedOrNotFound",
-    429: "TooManyRequests",
-    500: "InternalServerError",
-    502: "BadGateway",
-    503: "ServiceUnavailable",
-    504: "GatewayTimeout",
-}
+_CODES = OCI_ERROR_CODES
 
 #: (source, eventName, HTTP method, resource kind, request path template)
 _CATALOG: tuple[tuple[str, str, str, str, str], ...] = (

@@ -110,7 +110,7 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, ClassVar
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from . import FakeHandler, FakeHTTPServer
+from . import OCI_ERROR_CODES, FakeHandler, FakeHTTPServer
 
 if TYPE_CHECKING:
     from .identity import FakeIdentity
@@ -237,17 +237,7 @@ _ORACLE_MAINTAINED = _ADMIN_USERS | {
 }
 _PSEUDO_ATTRIBUTES = ("adminUser", "commonUser", "sensitiveActivity", "dsActivity")
 
-_CODES = {
-    400: "InvalidParameter",
-    401: "NotAuthenticated",
-    403: "NotAuthorized",
-    404: "NotAuthorizedOrNotFound",
-    429: "TooManyRequests",
-    500: "InternalServerError",
-    502: "BadGateway",
-    503: "ServiceUnavailable",
-    504: "GatewayTimeout",
-}
+_CODES = OCI_ERROR_CODES
 
 
 def _to_us(when: datetime) -> int:

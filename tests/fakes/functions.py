@@ -53,7 +53,7 @@ from datetime import UTC, datetime
 from typing import Any, ClassVar
 from urllib.parse import unquote, urlsplit
 
-from . import FakeHandler, FakeHTTPServer
+from . import OCI_ERROR_CODES, FakeHandler, FakeHTTPServer, OciError
 
 __all__ = ["FakeFunctions", "FunctionsRequest", "Invocation", "RunError"]
 
@@ -65,17 +65,7 @@ MAX_INVOKE_BYTES = 6 * 1024 * 1024
 #: Called with (function_id, body bytes); sync invocations answer its return value.
 Runner = Callable[[str, bytes], "bytes | str | None"]
 
-_CODES = {
-    400: "InvalidParameter",
-    401: "NotAuthenticated",
-    404: "NotAuthorizedOrNotFound",
-    413: "RequestEntityTooLarge",
-    429: "TooManyRequests",
-    500: "InternalServerError",
-    502: "FunctionInvokeExecutionFailed",
-    503: "ServiceUnavailable",
-    504: "GatewayTimeout",
-}
+_CODES = {**OCI_ERROR_CODES, 502: "FunctionInvokeExecutionFailed"}
 
 
 @dataclass
@@ -121,22 +111,12 @@ class RunError:
     traceback: str
 
 
-class ApiError(Exception):
-    """An answer the service would give instead of the resource: status, code, message."""
-
-    def __init__(self, status: int, code: str, message: str) -> None:
-        super().__init__(message)
-        self.status = status
-        self.code = code
-        self.message = message
-
-
 def _rfc3339(when: datetime) -> str:
     return when.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
-def _not_found() -> ApiError:
-    return ApiError(
+def _not_found() -> OciError:
+    return OciError(
         404, "NotAuthorizedOrNotFound", "Authorization failed or requested resource not found."
     )
 
@@ -178,7 +158,7 @@ class _FunctionsHandler(FakeHandler):
                 return
         try:
             status, payload, content_type, headers = owner._handle(rec, body, request_id)
-        except ApiError as exc:
+        except OciError as exc:
             self._error(rec, request_id, exc.status, exc.message, code=exc.code)
             return
         rec.status = status
@@ -207,14 +187,7 @@ class _FunctionsHandler(FakeHandler):
         rec.status = status
         rec.code = code or _CODES.get(status, "Error")
         self.owner._record(rec)
-        if body is None:
-            body = json.dumps({"code": rec.code, "message": message}).encode()
-        self.send_simple(
-            status,
-            body,
-            content_type="application/json",
-            headers={"opc-request-id": request_id, **dict(headers or {})},
-        )
+        self.send_oci_error(status, rec.code, message, request_id, headers, body)
 
 
 class FakeFunctions(FakeHTTPServer):
@@ -324,7 +297,7 @@ class FakeFunctions(FakeHTTPServer):
         self, rec: FunctionsRequest, body: bytes, request_id: str
     ) -> tuple[int, bytes, str | None, dict[str, str]]:
         if not rec.signed:
-            raise ApiError(
+            raise OciError(
                 401,
                 "NotAuthenticated",
                 "The required information to complete authentication was not provided.",
@@ -340,7 +313,7 @@ class FakeFunctions(FakeHTTPServer):
             rec.operation = "InvokeFunction"
             rec.api_version, rec.function_id = match.group(1), match.group(2)
             return self._invoke(rec, body, request_id)
-        raise ApiError(404, "NotFound", "Unknown resource")
+        raise OciError(404, "NotFound", "Unknown resource")
 
     def _invoke(
         self, rec: FunctionsRequest, body: bytes, request_id: str
@@ -350,15 +323,15 @@ class FakeFunctions(FakeHTTPServer):
             raise _not_found()
         invoke_type = rec.headers.get("fn-invoke-type", "sync")
         if invoke_type not in ("sync", "detached"):
-            raise ApiError(400, "InvalidParameter", "fn-invoke-type must be sync or detached")
+            raise OciError(400, "InvalidParameter", "fn-invoke-type must be sync or detached")
         intent = rec.headers.get("fn-intent")
         if intent is not None and intent not in ("httprequest", "cloudevent"):
-            raise ApiError(400, "InvalidParameter", "fn-intent must be httprequest or cloudevent")
+            raise OciError(400, "InvalidParameter", "fn-intent must be httprequest or cloudevent")
         dry_raw = rec.headers.get("is-dry-run", "false").lower()
         if dry_raw not in ("true", "false"):
-            raise ApiError(400, "InvalidParameter", "is-dry-run must be true or false")
+            raise OciError(400, "InvalidParameter", "is-dry-run must be true or false")
         if len(body) > self.max_invoke_bytes:
-            raise ApiError(
+            raise OciError(
                 413,
                 "RequestEntityTooLarge",
                 f"Request body of {len(body)} bytes exceeds {self.max_invoke_bytes} bytes",
@@ -397,7 +370,7 @@ class FakeFunctions(FakeHTTPServer):
             result = runner(function_id, body)
         except Exception as exc:
             self._run_failed(invocation, exc)
-            raise ApiError(
+            raise OciError(
                 502, "FunctionInvokeExecutionFailed", f"function failed: {exc!r}"
             ) from None
         if isinstance(result, str):

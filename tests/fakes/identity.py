@@ -55,7 +55,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from . import FakeHandler, FakeHTTPServer
+from . import OCI_ERROR_CODES, FakeHandler, FakeHTTPServer, OciError
 
 __all__ = [
     "FakeCompartment",
@@ -73,17 +73,7 @@ _LIST_PATH = "/20160918/compartments"
 LIFECYCLE_STATES = ("CREATING", "ACTIVE", "INACTIVE", "DELETING", "DELETED")
 DEFAULT_MAX_LIMIT = 1000
 
-_CODES = {
-    400: "InvalidParameter",
-    401: "NotAuthenticated",
-    404: "NotAuthorizedOrNotFound",
-    409: "Conflict",
-    429: "TooManyRequests",
-    500: "InternalServerError",
-    502: "BadGateway",
-    503: "ServiceUnavailable",
-    504: "GatewayTimeout",
-}
+_CODES = OCI_ERROR_CODES
 
 
 @dataclass(frozen=True)
@@ -147,23 +137,13 @@ class IdentityRequest:
     action: str = "ok"
 
 
-class ApiError(Exception):
-    """An answer the service would give instead of the resource: status, code, message."""
-
-    def __init__(self, status: int, code: str, message: str) -> None:
-        super().__init__(message)
-        self.status = status
-        self.code = code
-        self.message = message
-
-
 def _rfc3339(when: datetime) -> str:
     when = when if when.tzinfo else when.replace(tzinfo=UTC)
     return when.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
-def _not_found() -> ApiError:
-    return ApiError(
+def _not_found() -> OciError:
+    return OciError(
         404,
         "NotAuthorizedOrNotFound",
         "Authorization failed or requested resource not found.",
@@ -216,15 +196,15 @@ class _IdentityHandler(FakeHandler):
                 return
         try:
             if self.command != "GET":
-                raise ApiError(404, "NotFound", "Unknown resource")
+                raise OciError(404, "NotFound", "Unknown resource")
             if not self.headers.get("authorization"):
-                raise ApiError(
+                raise OciError(
                     401,
                     "NotAuthenticated",
                     "The required information to complete authentication was not provided.",
                 )
             payload, headers = owner._route(rec)
-        except ApiError as exc:
+        except OciError as exc:
             self._error(rec, request_id, exc.status, exc.message, code=exc.code)
             return
         rec.status = 200
@@ -253,14 +233,7 @@ class _IdentityHandler(FakeHandler):
         rec.status = status
         rec.code = code or _CODES.get(status, "Error")
         self.owner._record(rec)
-        if body is None:
-            body = json.dumps({"code": rec.code, "message": message}).encode()
-        self.send_simple(
-            status,
-            body,
-            content_type="application/json",
-            headers={"opc-request-id": request_id, **dict(headers or {})},
-        )
+        self.send_oci_error(status, rec.code, message, request_id, headers, body)
 
 
 class FakeIdentity(FakeHTTPServer):
@@ -411,7 +384,7 @@ class FakeIdentity(FakeHTTPServer):
             return self._get_compartment(match.group(1)), {}
         if path == _LIST_PATH:
             return self._list_compartments(rec)
-        raise ApiError(404, "NotFound", "Unknown resource")
+        raise OciError(404, "NotFound", "Unknown resource")
 
     def _get_compartment(self, compartment_id: str) -> dict[str, Any]:
         if compartment_id == self.tenancy_id:
@@ -447,28 +420,28 @@ class FakeIdentity(FakeHTTPServer):
         }
         unknown = sorted(set(query) - known)
         if unknown:
-            raise ApiError(400, "InvalidParameter", f"Unknown query parameters {unknown}")
+            raise OciError(400, "InvalidParameter", f"Unknown query parameters {unknown}")
         parent = query.get("compartmentId")
         if not parent:
-            raise ApiError(400, "MissingParameter", "compartmentId is required")
+            raise OciError(400, "MissingParameter", "compartmentId is required")
         subtree_raw = query.get("compartmentIdInSubtree", "false")
         if subtree_raw.lower() not in ("true", "false"):
-            raise ApiError(400, "InvalidParameter", "compartmentIdInSubtree must be true or false")
+            raise OciError(400, "InvalidParameter", "compartmentIdInSubtree must be true or false")
         subtree = subtree_raw.lower() == "true"
         access = query.get("accessLevel", "ANY")
         if access not in ("ANY", "ACCESSIBLE"):
-            raise ApiError(400, "InvalidParameter", "accessLevel must be ANY or ACCESSIBLE")
+            raise OciError(400, "InvalidParameter", "accessLevel must be ANY or ACCESSIBLE")
         state = query.get("lifecycleState")
         if state is not None:
             state = state.upper()
             if state not in LIFECYCLE_STATES:
-                raise ApiError(400, "InvalidParameter", f"Invalid lifecycleState {state!r}")
+                raise OciError(400, "InvalidParameter", f"Invalid lifecycleState {state!r}")
         sort_by = query.get("sortBy")
         if sort_by is not None and sort_by not in ("TIMECREATED", "NAME"):
-            raise ApiError(400, "InvalidParameter", "sortBy must be TIMECREATED or NAME")
+            raise OciError(400, "InvalidParameter", "sortBy must be TIMECREATED or NAME")
         sort_order = query.get("sortOrder")
         if sort_order is not None and sort_order not in ("ASC", "DESC"):
-            raise ApiError(400, "InvalidParameter", "sortOrder must be ASC or DESC")
+            raise OciError(400, "InvalidParameter", "sortOrder must be ASC or DESC")
         limit = self.page_size
         if "limit" in query:
             try:
@@ -476,13 +449,13 @@ class FakeIdentity(FakeHTTPServer):
             except ValueError:
                 limit = 0
             if limit < 1:
-                raise ApiError(400, "InvalidParameter", "limit must be an integer >= 1")
+                raise OciError(400, "InvalidParameter", "limit must be an integer >= 1")
             limit = min(limit, self.max_limit)
         with self._lock:
             if parent != self.tenancy_id and parent not in self.compartments:
                 raise _not_found()
             if subtree and parent != self.tenancy_id:
-                raise ApiError(
+                raise OciError(
                     400,
                     "InvalidParameter",
                     "compartmentIdInSubtree can only be true when compartmentId is the tenancy",
@@ -523,12 +496,12 @@ class FakeIdentity(FakeHTTPServer):
         return f"{payload}.{mac}"
 
     def _decode_token(self, token: str, signature: Mapping[str, str]) -> int:
-        invalid = ApiError(400, "InvalidParameter", "Invalid page token")
+        invalid = OciError(400, "InvalidParameter", "Invalid page token")
         payload, _, mac = token.rpartition(".")
         expected = hmac.new(self._secret, payload.encode(), hashlib.sha256).hexdigest()[:24]
         if not payload or not hmac.compare_digest(mac, expected):
             raise invalid
         doc = json.loads(base64.urlsafe_b64decode(payload))
         if doc.get("q") != dict(signature):
-            raise ApiError(400, "InvalidParameter", "The page token does not belong to this query")
+            raise OciError(400, "InvalidParameter", "The page token does not belong to this query")
         return int(doc["o"])

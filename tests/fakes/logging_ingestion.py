@@ -36,7 +36,7 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
-from . import FakeHandler, FakeHTTPServer
+from . import OCI_ERROR_CODES, FakeHandler, FakeHTTPServer, OciError
 
 __all__ = ["FakeLoggingIngestion", "PutLogsRequest", "StoredEntry"]
 
@@ -46,18 +46,7 @@ DEFAULT_MAX_REQUEST_BYTES = 10 * 1024 * 1024
 DEFAULT_MAX_ENTRIES = 10_000
 DEFAULT_MAX_ENTRY_BYTES = 1_000_000
 
-_CODES = {
-    400: "InvalidParameter",
-    401: "NotAuthenticated",
-    403: "NotAuthorized",
-    404: "NotAuthorizedOrNotFound",
-    413: "RequestEntityTooLarge",
-    429: "TooManyRequests",
-    500: "InternalServerError",
-    502: "BadGateway",
-    503: "ServiceUnavailable",
-    504: "GatewayTimeout",
-}
+_CODES = OCI_ERROR_CODES
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,19 +78,9 @@ class PutLogsRequest:
     code: str | None = None  #: OCI error code answered, if any
 
 
-class BadRequest(Exception):
-    """A request the service would refuse: status, OCI code and message."""
-
-    def __init__(self, status: int, code: str, message: str) -> None:
-        super().__init__(message)
-        self.status = status
-        self.code = code
-        self.message = message
-
-
 def _require(condition: object, message: str) -> None:
     if not condition:
-        raise BadRequest(400, "InvalidParameter", message)
+        raise OciError(400, "InvalidParameter", message)
 
 
 class _IngestionHandler(FakeHandler):
@@ -142,21 +121,21 @@ class _IngestionHandler(FakeHandler):
                 return
         try:
             if match is None:
-                raise BadRequest(404, "NotFound", "Unknown resource")
+                raise OciError(404, "NotFound", "Unknown resource")
             if "authorization" not in {k.lower() for k in self.headers}:
-                raise BadRequest(
+                raise OciError(
                     401,
                     "NotAuthenticated",
                     "The required information to complete authentication was not provided.",
                 )
             if rec.log_id not in owner.log_ids:
-                raise BadRequest(
+                raise OciError(
                     404,
                     "NotAuthorizedOrNotFound",
                     "Authorization failed or requested resource not found.",
                 )
             doc = owner.validate(body)
-        except BadRequest as exc:
+        except OciError as exc:
             self._answer_error(rec, exc.status, request_id, exc.message, code=exc.code)
             return
         stored = [
@@ -201,14 +180,7 @@ class _IngestionHandler(FakeHandler):
         rec.status = status
         rec.code = code or _CODES.get(status, "Error")
         self.owner._record(rec, None, [])
-        if body is None:
-            body = json.dumps({"code": rec.code, "message": message}).encode()
-        self.send_simple(
-            status,
-            body,
-            content_type="application/json",
-            headers={"opc-request-id": request_id, **dict(headers or {})},
-        )
+        self.send_oci_error(status, rec.code, message, request_id, headers, body)
 
 
 class FakeLoggingIngestion(FakeHTTPServer):
@@ -265,9 +237,9 @@ class FakeLoggingIngestion(FakeHTTPServer):
         return self._wait(lambda: len(self.requests) >= n, timeout)
 
     def validate(self, body: bytes) -> dict[str, Any]:
-        """Parse and check a PutLogs body; raise `BadRequest` as the service would."""
+        """Parse and check a PutLogs body; raise `OciError` as the service would."""
         if len(body) > self.max_request_bytes:
-            raise BadRequest(
+            raise OciError(
                 413,
                 "RequestEntityTooLarge",
                 f"Request body of {len(body)} bytes exceeds {self.max_request_bytes} bytes",
@@ -275,7 +247,7 @@ class FakeLoggingIngestion(FakeHTTPServer):
         try:
             doc = json.loads(body)
         except ValueError as exc:
-            raise BadRequest(400, "InvalidParameter", f"Body is not valid JSON: {exc}") from None
+            raise OciError(400, "InvalidParameter", f"Body is not valid JSON: {exc}") from None
         _require(isinstance(doc, dict), "The body must be a JSON object")
         unknown = set(doc) - {"specversion", "logEntryBatches"}
         _require(not unknown, f"Unknown fields {sorted(unknown)}")
@@ -323,7 +295,7 @@ class FakeLoggingIngestion(FakeHTTPServer):
                 )
             total += len(entries)
         if total > self.max_entries:
-            raise BadRequest(
+            raise OciError(
                 400, "LimitExceeded", f"{total} entries in one request; at most {self.max_entries}"
             )
         return doc

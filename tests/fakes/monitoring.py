@@ -57,9 +57,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar
 
-from . import FakeHandler, FakeHTTPServer, ScriptedResponse
+from . import OCI_ERROR_CODES, FakeHandler, FakeHTTPServer, OciError, ScriptedResponse
 
-__all__ = ["BadRequest", "FakeMonitoring", "MetricsRequest", "StoredPoint"]
+__all__ = ["FakeMonitoring", "MetricsRequest", "OciError", "StoredPoint"]
 
 POST_PATH = "/20180401/metrics"
 DEFAULT_MAX_BODY_BYTES = 1_000_000
@@ -77,15 +77,7 @@ DIMENSION_KEY = re.compile(r"[!-~]+")  # printable ASCII without the space
 RFC3339 = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|[+-]\d{2}:\d{2})")
 OCID = re.compile(r"ocid1\.(compartment|tenancy)\.[a-z0-9-]*\.[a-z0-9-]*\.[A-Za-z0-9._-]+")
 
-_CODES = {
-    400: "InvalidParameter",
-    401: "NotAuthenticated",
-    404: "NotAuthorizedOrNotFound",
-    413: "RequestEntityTooLarge",
-    429: "TooManyRequests",
-    500: "InternalServerError",
-    503: "ServiceUnavailable",
-}
+_CODES = OCI_ERROR_CODES
 
 
 @dataclass
@@ -115,18 +107,8 @@ class StoredPoint:
     count: int
 
 
-class BadRequest(Exception):
-    """A request the service would refuse: status, OCI code and message."""
-
-    def __init__(self, status: int, code: str, message: str) -> None:
-        super().__init__(message)
-        self.status = status
-        self.code = code
-        self.message = message
-
-
-def _invalid(message: str) -> BadRequest:
-    return BadRequest(400, "InvalidParameter", message)
+def _invalid(message: str) -> OciError:
+    return OciError(400, "InvalidParameter", message)
 
 
 class _MonitoringHandler(FakeHandler):
@@ -148,15 +130,15 @@ class _MonitoringHandler(FakeHandler):
             return
         try:
             if self.command != "POST" or self.path.split("?", 1)[0] != POST_PATH:
-                raise BadRequest(404, "NotFound", "Unknown resource")
+                raise OciError(404, "NotFound", "Unknown resource")
             if not self.headers.get("authorization"):
-                raise BadRequest(
+                raise OciError(
                     401,
                     "NotAuthenticated",
                     "The required information to complete authentication was not provided.",
                 )
             stored, failed = owner.accept(body)
-        except BadRequest as exc:
+        except OciError as exc:
             self._error(rec, request_id, exc.status, exc.message, code=exc.code)
             return
         rec.status, rec.failed = 200, len(failed)
@@ -208,14 +190,7 @@ class _MonitoringHandler(FakeHandler):
         rec.status = status
         rec.code = code or _CODES.get(status, "Error")
         self.owner._record(rec, [])
-        if body is None:
-            body = json.dumps({"code": rec.code, "message": message}).encode()
-        self.send_simple(
-            status,
-            body,
-            content_type="application/json",
-            headers={"opc-request-id": request_id, **dict(headers or {})},
-        )
+        self.send_oci_error(status, rec.code, message, request_id, headers, body)
 
 
 class FakeMonitoring(FakeHTTPServer):
@@ -282,9 +257,9 @@ class FakeMonitoring(FakeHTTPServer):
 
     def accept(self, body: bytes) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
         """Check a PostMetricData body as the service would: (metric objects stored,
-        `failedMetrics` entries), or BadRequest for the whole request."""
+        `failedMetrics` entries), or OciError for the whole request."""
         if len(body) > self.max_body_bytes:
-            raise BadRequest(
+            raise OciError(
                 413,
                 "RequestEntityTooLarge",
                 f"Request body of {len(body)} bytes exceeds {self.max_body_bytes} bytes",
@@ -308,7 +283,7 @@ class FakeMonitoring(FakeHTTPServer):
             raise _invalid("every metricData item must be an object")
         streams = {_stream(m) for m in metrics}
         if len(streams) > self.max_streams:
-            raise BadRequest(
+            raise OciError(
                 400,
                 "LimitExceeded",
                 f"{len(streams)} unique metric streams in one request; at most {self.max_streams}",
