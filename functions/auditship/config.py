@@ -7,7 +7,6 @@ or invalid key. Only this module reads configuration; everything else takes valu
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -275,12 +274,9 @@ def _time_zone(raw: str) -> str:
 
 
 def _namespace(raw: str) -> str:
-    # PostMetricData (MetricDataDetails.namespace): starts with a letter, then letters,
-    # digits and underscores; "The oci_ prefix is reserved".
-    if not re.fullmatch(r"[A-Za-z][A-Za-z0-9_]{0,254}", raw):
-        raise ValueError("letters, digits and underscores, starting with a letter")
-    if raw.lower().startswith(("oci_", "oracle_")):
-        raise ValueError("the oci_ and oracle_ prefixes are reserved for Oracle's namespaces")
+    from auditship.metrics import check_namespace  # the PostMetricData rule, in one place
+
+    check_namespace(raw)
     return raw
 
 

@@ -72,6 +72,7 @@ from auditship.config import Settings
 from auditship.deadline import Deadline
 from auditship.errors import AuditShipError
 from auditship.model import Summary
+from auditship.retry import RetriesExhaustedError, RetryPolicy, call_with_retry
 from auditship.state.accounting import RunTally
 from auditship.timeouts import bounded
 
@@ -83,6 +84,7 @@ log = logging.getLogger(__name__)
 METRICS_SECONDS = 5.0  # the whole post, both tries: it must not hold the run up
 ATTEMPT_SECONDS = 3.0  # one request, connect to answer (timeouts.bounded)
 RETRY_PAUSE_SECONDS = 0.25  # before the one retry (a 429 or 5xx, a network error)
+_RETRY = RetryPolicy(RETRY_PAUSE_SECONDS, RETRY_PAUSE_SECONDS, max_attempts=2)
 DEADLINE_RESERVE_SECONDS = 1.0  # left for the function to answer after the post
 MIN_ATTEMPT_SECONDS = 0.5  # less than this left: not tried
 
@@ -381,31 +383,23 @@ def _post(
         reason = str(exc) if isinstance(exc, AuditShipError) else type(exc).__name__
         log.warning("metrics not posted: %s", reason)
         return PostOutcome(Posted.FAILED, count, reason=reason)
-    reason = ""
-    for attempt in (1, 2):
-        left = until - time.monotonic()
-        if left < MIN_ATTEMPT_SECONDS:
-            reason = reason or "no time left"
-            break
-        try:
-            response = _attempt(client, details, min(ATTEMPT_SECONDS, left))
-        except _Retryable as exc:
-            reason = str(exc)
-            if attempt == 1:
-                time.sleep(min(RETRY_PAUSE_SECONDS, max(0.0, until - time.monotonic())))
-            continue
-        except AuditShipError as exc:  # refused: another try would be refused too
-            reason = str(exc)
-            break
-        refused = int(getattr(response.data, "failed_metrics_count", 0) or 0)
-        if refused:
-            first = (getattr(response.data, "failed_metrics", None) or [None])[0]
-            why = str(getattr(first, "message", "") or "")[:300]
-            log.warning("metrics: the service refused %d of %d: %s", refused, count, why)
-            return PostOutcome(Posted.PARTLY, count, refused, why)
-        return PostOutcome(Posted.POSTED, count)
-    log.warning("metrics not posted (%s); shipping is not affected", reason)
-    return PostOutcome(Posted.FAILED, count, reason=reason)
+    try:  # the project's one retry: a throttled or failed try once more, within `until`
+        response = call_with_retry(
+            lambda budget: _attempt(client, details, min(ATTEMPT_SECONDS, budget)),
+            retry_on=(_Retryable,), deadline=Deadline.after(until - time.monotonic()),
+            policy=_RETRY, what="posting metrics",
+        )  # fmt: skip
+    except AuditShipError as exc:  # refused (another try would be too), or tries ran out
+        reason = str(exc.last) if isinstance(exc, RetriesExhaustedError) and exc.last else str(exc)
+        log.warning("metrics not posted (%s); shipping is not affected", reason)
+        return PostOutcome(Posted.FAILED, count, reason=reason)
+    refused = int(getattr(response.data, "failed_metrics_count", 0) or 0)
+    if refused:
+        first = (getattr(response.data, "failed_metrics", None) or [None])[0]
+        why = str(getattr(first, "message", "") or "")[:300]
+        log.warning("metrics: the service refused %d of %d: %s", refused, count, why)
+        return PostOutcome(Posted.PARTLY, count, refused, why)
+    return PostOutcome(Posted.POSTED, count)
 
 
 def _attempt(client: Any, details: Any, seconds: float) -> Any:
