@@ -270,13 +270,18 @@ def _job(args: argparse.Namespace, env: dict[str, str]) -> _Job:
     local = [ref for ref, _ in parsed if ref.is_local]
     clients = None
     if remote or args.sweep or args.to == "oci-logging" or settings.logzio_token_secret_ocid:
-        from auditship.oci_clients import OciClients
-
-        clients = OciClients(
-            settings, auth="config_file", config_file=args.config_file, profile=args.profile
-        )
+        clients = _oci_clients(args, settings)
     sink = build_sink(args.to, settings, clients)
     return _Job(args, settings, local, remote, clients, sink, _metrics(args, settings, clients))
+
+
+def _oci_clients(args: argparse.Namespace, settings: Settings) -> Any:
+    """OCI clients from the operator's config file and profile."""
+    from auditship.oci_clients import OciClients
+
+    return OciClients(
+        settings, auth="config_file", config_file=args.config_file, profile=args.profile
+    )
 
 
 def _metrics(
@@ -287,13 +292,7 @@ def _metrics(
     the same config file when the post is made (a broken file is then logged)."""
 
     def made() -> Any:
-        if clients is not None:
-            return clients
-        from auditship.oci_clients import OciClients
-
-        return OciClients(
-            settings, auth="config_file", config_file=args.config_file, profile=args.profile
-        )
+        return clients if clients is not None else _oci_clients(args, settings)
 
     return for_operator(settings, made, sink=args.to, source=source)
 
@@ -406,7 +405,6 @@ def _sweep(args: argparse.Namespace, env: dict[str, str]) -> int:
 
 def _collect(args: argparse.Namespace, env: dict[str, str], address: ApiAddress) -> int:
     """An API source: plan the windows, collect them, print the summary."""
-    from auditship.oci_clients import OciClients
 
     deadline = Deadline.unlimited()
     try:
@@ -414,9 +412,7 @@ def _collect(args: argparse.Namespace, env: dict[str, str], address: ApiAddress)
         settings = source_settings(address.kind, _settings(args, env), given)
         now = datetime.now(UTC)
         since, until = parse_since_until(args.since, args.until, now)
-        clients = OciClients(
-            settings, auth="config_file", config_file=args.config_file, profile=args.profile
-        )
+        clients = _oci_clients(args, settings)
         sink = build_sink(args.to, settings, clients)
     except AuditShipError as exc:
         print(f"oci-audit-ship: {exc}", file=sys.stderr)
