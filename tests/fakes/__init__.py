@@ -182,13 +182,23 @@ OCI_ERROR_CODES: dict[int, str] = {
 
 
 class OciError(Exception):
-    """An answer an OCI service gives instead of the resource: status, code, message."""
+    """An answer an OCI service gives instead of the resource: status, code, message (and
+    headers to send with it, e.g. Retry-After)."""
 
-    def __init__(self, status: int, code: str, message: str) -> None:
+    def __init__(
+        self, status: int, code: str, message: str, headers: Mapping[str, str] | None = None
+    ) -> None:
         super().__init__(message)
         self.status = status
         self.code = code
         self.message = message
+        self.headers = dict(headers or {})
+
+
+def not_authenticated() -> OciError:
+    """What every OCI service answers a request without an Authorization header."""
+    message = "The required information to complete authentication was not provided."
+    return OciError(401, "NotAuthenticated", message)
 
 
 class FakeHandler(BaseHTTPRequestHandler):

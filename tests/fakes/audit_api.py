@@ -71,7 +71,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from . import OCI_ERROR_CODES, FakeHandler, FakeHTTPServer
+from . import OCI_ERROR_CODES, FakeHandler, FakeHTTPServer, OciError, not_authenticated
 
 __all__ = ["AuditRequest", "FakeAuditApi", "make_event"]
 
@@ -276,19 +276,6 @@ class AuditRequest:
     elapsed: float = 0.0  #: seconds spent in the fake (including `latency`)
 
 
-class ApiError(Exception):
-    """An answer the service would give instead of the resource: status, code, message."""
-
-    def __init__(
-        self, status: int, code: str, message: str, headers: Mapping[str, str] | None = None
-    ) -> None:
-        super().__init__(message)
-        self.status = status
-        self.code = code
-        self.message = message
-        self.headers = dict(headers or {})
-
-
 @dataclass(frozen=True)
 class _Series:
     """Lazily generated events: one per `step_us` slot from `start_us`, `count` slots."""
@@ -429,7 +416,7 @@ class _AuditHandler(FakeHandler):
                 return
         try:
             body, headers = owner._handle(rec, dict(self.headers.items()))
-        except ApiError as exc:
+        except OciError as exc:
             self._answer(
                 rec, began, request_id, exc.status, exc.code, exc.headers, None, exc.message
             )
@@ -683,20 +670,16 @@ class FakeAuditApi(FakeHTTPServer):
         self, rec: AuditRequest, headers: Mapping[str, str]
     ) -> tuple[bytes, dict[str, str]]:
         if rec.method != "GET":
-            raise ApiError(404, "NotFound", "Unknown resource")
+            raise OciError(404, "NotFound", "Unknown resource")
         if not any(k.lower() == "authorization" for k in headers):
-            raise ApiError(
-                401,
-                "NotAuthenticated",
-                "The required information to complete authentication was not provided.",
-            )
+            raise not_authenticated()
         match = _PATH.match(rec.path)
         if match is None:
-            raise ApiError(404, "NotFound", "Unknown resource")
+            raise OciError(404, "NotFound", "Unknown resource")
         region = match.group(1) or self.default_region
         rec.region = region
         if self.regions is not None and region not in self.regions:
-            raise ApiError(404, "NotFound", f"Unknown region {region}")
+            raise OciError(404, "NotFound", f"Unknown region {region}")
         if match.group(2) == "configuration":
             return json.dumps({"retentionPeriodDays": 365}).encode(), {}
         query = rec.query
@@ -704,7 +687,7 @@ class FakeAuditApi(FakeHTTPServer):
             self._served += 1
             served = self._served
         if self.throttle_every and served % self.throttle_every == 0:
-            raise ApiError(
+            raise OciError(
                 429,
                 "TooManyRequests",
                 "Too many requests for the tenancy",
@@ -712,17 +695,17 @@ class FakeAuditApi(FakeHTTPServer):
             )
         for name in ("compartmentId", "startTime", "endTime"):
             if not query.get(name):
-                raise ApiError(400, "MissingParameter", f"Missing required parameter {name}")
+                raise OciError(400, "MissingParameter", f"Missing required parameter {name}")
         unknown = sorted(set(query) - set(_QUERY_PARAMS))
         if unknown:
-            raise ApiError(400, "InvalidParameter", f"Unknown query parameters {unknown}")
+            raise OciError(400, "InvalidParameter", f"Unknown query parameters {unknown}")
         start = _parse_minute("startTime", query["startTime"])
         end = _parse_minute("endTime", query["endTime"])
         rec.start, rec.end = start, end
         if end <= start:
-            raise ApiError(400, "InvalidParameter", "endTime must be after startTime")
+            raise OciError(400, "InvalidParameter", "endTime must be after startTime")
         if self.max_window is not None and end - start > self.max_window:
-            raise ApiError(
+            raise OciError(
                 400,
                 "InvalidParameter",
                 f"The time range endTime - startTime exceeds {self.max_window}",
@@ -731,13 +714,13 @@ class FakeAuditApi(FakeHTTPServer):
         with self._lock:
             known = self.known_compartments is None or compartment_id in self.known_compartments
         if not known:
-            raise ApiError(
+            raise OciError(
                 404,
                 "NotAuthorizedOrNotFound",
                 "Authorization failed or requested resource not found.",
             )
         if compartment_id in self.fail_compartments:
-            raise ApiError(500, "InternalServerError", "Internal error")
+            raise OciError(500, "InternalServerError", "Internal error")
         signature = [region, compartment_id, _to_us(start), _to_us(end)]
         after = None
         if "page" in query:
@@ -769,10 +752,10 @@ class FakeAuditApi(FakeHTTPServer):
         payload, _, mac = token.rpartition(".")
         expected = hmac.new(self._secret, payload.encode(), hashlib.sha256).hexdigest()[:24]
         if not payload or not hmac.compare_digest(mac, expected):
-            raise ApiError(400, "InvalidParameter", "Invalid page token")
+            raise OciError(400, "InvalidParameter", "Invalid page token")
         doc = json.loads(base64.urlsafe_b64decode(payload))
         if doc.get("q") != signature:
-            raise ApiError(400, "InvalidParameter", "The page token does not belong to this query")
+            raise OciError(400, "InvalidParameter", "The page token does not belong to this query")
         return int(doc["k"][0]), str(doc["k"][1])
 
 
@@ -780,10 +763,10 @@ def _parse_minute(name: str, raw: str) -> datetime:
     """Parse an RFC 3339 date-time that must have zero seconds and fractional seconds."""
     match = _RFC3339.match(raw)
     if match is None:
-        raise ApiError(400, "InvalidParameter", f"{name} must be an RFC 3339 date-time: {raw!r}")
+        raise OciError(400, "InvalidParameter", f"{name} must be an RFC 3339 date-time: {raw!r}")
     minute, seconds, fraction, zone = match.groups()
     if seconds != "00" or (fraction and fraction.strip("0")):
-        raise ApiError(
+        raise OciError(
             400,
             "InvalidParameter",
             f"{name} only takes whole minutes: seconds and milliseconds must be 0 ({raw!r})",
@@ -791,7 +774,7 @@ def _parse_minute(name: str, raw: str) -> datetime:
     try:
         when = datetime.fromisoformat(minute + ":00" + ("+00:00" if zone == "Z" else zone))
     except ValueError:
-        raise ApiError(
+        raise OciError(
             400, "InvalidParameter", f"{name} is not a valid date-time: {raw!r}"
         ) from None
     return when.astimezone(UTC)

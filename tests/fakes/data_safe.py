@@ -110,7 +110,7 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, ClassVar
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from . import OCI_ERROR_CODES, FakeHandler, FakeHTTPServer
+from . import OCI_ERROR_CODES, FakeHandler, FakeHTTPServer, OciError, not_authenticated
 
 if TYPE_CHECKING:
     from .identity import FakeIdentity
@@ -118,9 +118,9 @@ if TYPE_CHECKING:
 __all__ = [
     "AUDIT_EVENT_FIELDS",
     "SORT_BY_VALUES",
-    "ApiError",
     "DataSafeRequest",
     "FakeDataSafe",
+    "OciError",
     "ScimError",
     "make_audit_event",
     "parse_scim_filter",
@@ -913,21 +913,8 @@ class DataSafeRequest:
     elapsed: float = 0.0  #: seconds spent in the fake (including `latency`)
 
 
-class ApiError(Exception):
-    """An answer the service would give instead of the resource: status, code, message."""
-
-    def __init__(
-        self, status: int, code: str, message: str, headers: Mapping[str, str] | None = None
-    ) -> None:
-        super().__init__(message)
-        self.status = status
-        self.code = code
-        self.message = message
-        self.headers = dict(headers or {})
-
-
-def _not_found() -> ApiError:
-    return ApiError(
+def _not_found() -> OciError:
+    return OciError(
         404, "NotAuthorizedOrNotFound", "Authorization failed or requested resource not found."
     )
 
@@ -1002,7 +989,7 @@ class _DataSafeHandler(FakeHandler):
                 return
         try:
             body, headers = owner._handle(rec, dict(self.headers.items()))
-        except ApiError as exc:
+        except OciError as exc:
             self._answer(
                 rec, began, request_id, exc.status, exc.code, exc.headers, None, exc.message
             )
@@ -1192,7 +1179,7 @@ class FakeDataSafe(FakeHTTPServer):
     ) -> list[dict[str, Any]]:
         """What ListAuditEvents would return for this query, all pages, in order.
 
-        Raises `ApiError` where the API would answer an error.
+        Raises `OciError` where the API would answer an error.
         """
         query = {"compartmentId": compartment_id, "accessLevel": access_level}
         query["compartmentIdInSubtree"] = "true" if subtree else "false"
@@ -1282,7 +1269,7 @@ class FakeDataSafe(FakeHTTPServer):
         denied = [c for c in descendants if not tree[c][1]]
         if denied:
             if self.restricted_denial_status == 403:
-                raise ApiError(
+                raise OciError(
                     403,
                     "NotAuthorized",
                     "Not authorized on every compartment of the subtree (accessLevel=RESTRICTED)",
@@ -1295,30 +1282,30 @@ class FakeDataSafe(FakeHTTPServer):
     ) -> tuple[_Query, Predicate | None]:
         compartment_id = query.get("compartmentId")
         if not compartment_id:
-            raise ApiError(400, "MissingParameter", "Missing required parameter compartmentId")
+            raise OciError(400, "MissingParameter", "Missing required parameter compartmentId")
         unknown = sorted(set(query) - _QUERY_PARAMS)
         if unknown:
-            raise ApiError(400, "InvalidParameter", f"Unknown query parameters {unknown}")
+            raise OciError(400, "InvalidParameter", f"Unknown query parameters {unknown}")
         subtree_raw = query.get("compartmentIdInSubtree", "false").lower()
         if subtree_raw not in ("true", "false"):
-            raise ApiError(400, "InvalidParameter", "compartmentIdInSubtree must be true or false")
+            raise OciError(400, "InvalidParameter", "compartmentIdInSubtree must be true or false")
         access = query.get("accessLevel", "RESTRICTED")
         if access not in ("RESTRICTED", "ACCESSIBLE"):
-            raise ApiError(400, "InvalidParameter", "accessLevel must be RESTRICTED or ACCESSIBLE")
+            raise OciError(400, "InvalidParameter", "accessLevel must be RESTRICTED or ACCESSIBLE")
         sort_by = query.get("sortBy", DEFAULT_SORT_BY)
         if sort_by not in SORT_BY_VALUES:
-            raise ApiError(400, "InvalidParameter", f"Invalid sortBy {sort_by!r}")
+            raise OciError(400, "InvalidParameter", f"Invalid sortBy {sort_by!r}")
         default_order = "DESC" if sort_by in _TIME_FIELDS else "ASC"
         sort_order = query.get("sortOrder", default_order)
         if sort_order not in ("ASC", "DESC"):
-            raise ApiError(400, "InvalidParameter", "sortOrder must be ASC or DESC")
+            raise OciError(400, "InvalidParameter", "sortOrder must be ASC or DESC")
         scim = query.get("scimQuery")
         predicate: Predicate | None = None
         if scim is not None:
             try:
                 predicate = _Parser(scim, frozenset(self.sensitive_objects)).parse()
             except ScimError as exc:
-                raise ApiError(400, "InvalidParameter", f"Invalid scimQuery: {exc}") from None
+                raise OciError(400, "InvalidParameter", f"Invalid scimQuery: {exc}") from None
         parsed = _Query(
             region=region,
             compartment_id=compartment_id,
@@ -1335,7 +1322,7 @@ class FakeDataSafe(FakeHTTPServer):
         scope = self._scope(query)
         failing = [c for c in scope if c in self.fail_compartments]
         if failing:
-            raise ApiError(500, "InternalServerError", "Internal error")
+            raise OciError(500, "InternalServerError", "Internal error")
         with self._lock:
             rows = [row for c in scope for row in self._events.get((query.region, c), ())]
         if predicate is not None:
@@ -1347,22 +1334,18 @@ class FakeDataSafe(FakeHTTPServer):
         self, rec: DataSafeRequest, headers: Mapping[str, str]
     ) -> tuple[bytes, dict[str, str]]:
         if not any(k.lower() == "authorization" for k in headers):
-            raise ApiError(
-                401,
-                "NotAuthenticated",
-                "The required information to complete authentication was not provided.",
-            )
+            raise not_authenticated()
         match = _PATH.match(rec.path)
         if rec.method != "GET" or match is None or match.group(2) != "auditEvents":
-            raise ApiError(404, "NotFound", "Unknown resource")
+            raise OciError(404, "NotFound", "Unknown resource")
         region = match.group(1) or self.default_region
         if self.regions is not None and region not in self.regions:
-            raise ApiError(404, "NotFound", f"Unknown region {region}")
+            raise OciError(404, "NotFound", f"Unknown region {region}")
         with self._lock:
             self._served += 1
             served = self._served
         if self.throttle_every and served % self.throttle_every == 0:
-            raise ApiError(
+            raise OciError(
                 429,
                 "TooManyRequests",
                 "Too many requests for the tenancy",
@@ -1374,7 +1357,7 @@ class FakeDataSafe(FakeHTTPServer):
             raw = rec.query["limit"]
             limit = int(raw) if raw.isdigit() else 0
             if limit < 1:
-                raise ApiError(400, "InvalidParameter", "limit must be an integer >= 1")
+                raise OciError(400, "InvalidParameter", "limit must be an integer >= 1")
             limit = min(limit, self.max_limit)
         after: tuple[Any, ...] | None = None
         if "page" in rec.query:
@@ -1406,10 +1389,10 @@ class FakeDataSafe(FakeHTTPServer):
         payload, _, mac = token.rpartition(".")
         expected = hmac.new(self._secret, payload.encode(), hashlib.sha256).hexdigest()[:24]
         if not payload or not hmac.compare_digest(mac, expected):
-            raise ApiError(400, "InvalidParameter", "Invalid page token")
+            raise OciError(400, "InvalidParameter", "Invalid page token")
         doc = json.loads(base64.urlsafe_b64decode(payload))
         if doc.get("q") != signature:
-            raise ApiError(400, "InvalidParameter", "The page token does not belong to this query")
+            raise OciError(400, "InvalidParameter", "The page token does not belong to this query")
         return tuple(doc["k"])
 
 

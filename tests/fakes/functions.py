@@ -53,7 +53,7 @@ from datetime import UTC, datetime
 from typing import Any, ClassVar
 from urllib.parse import unquote, urlsplit
 
-from . import OCI_ERROR_CODES, FakeHandler, FakeHTTPServer, OciError
+from . import OCI_ERROR_CODES, FakeHandler, FakeHTTPServer, OciError, not_authenticated
 
 __all__ = ["FakeFunctions", "FunctionsRequest", "Invocation", "RunError"]
 
@@ -297,11 +297,7 @@ class FakeFunctions(FakeHTTPServer):
         self, rec: FunctionsRequest, body: bytes, request_id: str
     ) -> tuple[int, bytes, str | None, dict[str, str]]:
         if not rec.signed:
-            raise OciError(
-                401,
-                "NotAuthenticated",
-                "The required information to complete authentication was not provided.",
-            )
+            raise not_authenticated()
         if (match := _GET_PATH.match(rec.path)) and rec.method == "GET":
             rec.operation = "GetFunction"
             rec.api_version, rec.function_id = match.group(1), match.group(2)

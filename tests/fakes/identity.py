@@ -55,7 +55,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from . import OCI_ERROR_CODES, FakeHandler, FakeHTTPServer, OciError
+from . import OCI_ERROR_CODES, FakeHandler, FakeHTTPServer, OciError, not_authenticated
 
 __all__ = [
     "FakeCompartment",
@@ -198,11 +198,7 @@ class _IdentityHandler(FakeHandler):
             if self.command != "GET":
                 raise OciError(404, "NotFound", "Unknown resource")
             if not self.headers.get("authorization"):
-                raise OciError(
-                    401,
-                    "NotAuthenticated",
-                    "The required information to complete authentication was not provided.",
-                )
+                raise not_authenticated()
             payload, headers = owner._route(rec)
         except OciError as exc:
             self._error(rec, request_id, exc.status, exc.message, code=exc.code)

@@ -36,7 +36,7 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
-from . import OCI_ERROR_CODES, FakeHandler, FakeHTTPServer, OciError
+from . import OCI_ERROR_CODES, FakeHandler, FakeHTTPServer, OciError, not_authenticated
 
 __all__ = ["FakeLoggingIngestion", "PutLogsRequest", "StoredEntry"]
 
@@ -123,11 +123,7 @@ class _IngestionHandler(FakeHandler):
             if match is None:
                 raise OciError(404, "NotFound", "Unknown resource")
             if "authorization" not in {k.lower() for k in self.headers}:
-                raise OciError(
-                    401,
-                    "NotAuthenticated",
-                    "The required information to complete authentication was not provided.",
-                )
+                raise not_authenticated()
             if rec.log_id not in owner.log_ids:
                 raise OciError(
                     404,

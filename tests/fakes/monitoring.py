@@ -57,7 +57,14 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar
 
-from . import OCI_ERROR_CODES, FakeHandler, FakeHTTPServer, OciError, ScriptedResponse
+from . import (
+    OCI_ERROR_CODES,
+    FakeHandler,
+    FakeHTTPServer,
+    OciError,
+    ScriptedResponse,
+    not_authenticated,
+)
 
 __all__ = ["FakeMonitoring", "MetricsRequest", "OciError", "StoredPoint"]
 
@@ -132,11 +139,7 @@ class _MonitoringHandler(FakeHandler):
             if self.command != "POST" or self.path.split("?", 1)[0] != POST_PATH:
                 raise OciError(404, "NotFound", "Unknown resource")
             if not self.headers.get("authorization"):
-                raise OciError(
-                    401,
-                    "NotAuthenticated",
-                    "The required information to complete authentication was not provided.",
-                )
+                raise not_authenticated()
             stored, failed = owner.accept(body)
         except OciError as exc:
             self._error(rec, request_id, exc.status, exc.message, code=exc.code)
